@@ -1,0 +1,178 @@
+/* The host backend: buffers in host memory, operations from host_math.inc. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <tgmath.h>
+
+#include "../src/backend.h"
+#include "../src/checked.h"
+#include "../src/error.h"
+
+#define REAL double
+#define SUFFIX _f64
+#include "host_math.inc"
+#undef REAL
+#undef SUFFIX
+
+#define REAL float
+#define SUFFIX _f32
+#include "host_math.inc"
+#undef REAL
+#undef SUFFIX
+
+struct clmlp_buf {
+    size_t n;
+    void *data; /* n doubles or n floats */
+};
+
+static int is_f32(const clmlp_be *be) { return be->dtype == CLMLP_F32; }
+
+#define F32(buf) ((float *)(buf)->data)
+#define F64(buf) ((double *)(buf)->data)
+
+static void host_destroy(clmlp_be *be) { free(be); }
+
+static clmlp_status host_alloc(clmlp_be *be, size_t n, clmlp_buf **out)
+{
+    size_t bytes;
+    if (!clmlp_mul_ok(n ? n : 1, is_f32(be) ? sizeof(float) : sizeof(double), &bytes))
+        return clmlp_fail(CLMLP_ENOMEM, "buffer of %zu elements overflows size_t", n);
+    clmlp_buf *buf = malloc(sizeof *buf);
+    void *data = malloc(bytes);
+    if (!buf || !data) {
+        free(buf);
+        free(data);
+        return clmlp_fail(CLMLP_ENOMEM, "cannot allocate %zu bytes of host memory", bytes);
+    }
+    buf->n = n;
+    buf->data = data;
+    *out = buf;
+    return CLMLP_OK;
+}
+
+static void host_release(clmlp_be *be, clmlp_buf *buf)
+{
+    (void)be;
+    if (buf) {
+        free(buf->data);
+        free(buf);
+    }
+}
+
+static clmlp_status host_upload(clmlp_be *be, clmlp_buf *dst, const double *src, size_t n)
+{
+    if (n > dst->n)
+        return clmlp_fail(CLMLP_EINVAL, "upload of %zu elements into a buffer of %zu", n, dst->n);
+    if (is_f32(be))
+        for (size_t e = 0; e < n; e++)
+            F32(dst)[e] = (float)src[e];
+    else
+        memcpy(dst->data, src, n * sizeof(double));
+    return CLMLP_OK;
+}
+
+static clmlp_status host_download(clmlp_be *be, const clmlp_buf *src, double *dst, size_t n)
+{
+    if (n > src->n)
+        return clmlp_fail(CLMLP_EINVAL, "download of %zu elements from a buffer of %zu", n, src->n);
+    if (is_f32(be))
+        for (size_t e = 0; e < n; e++)
+            dst[e] = F32(src)[e];
+    else
+        memcpy(dst, src->data, n * sizeof(double));
+    return CLMLP_OK;
+}
+
+static clmlp_status host_forward_layer(clmlp_be *be, size_t batch, size_t n_in, size_t n_out,
+                                       const clmlp_buf *a_prev, const clmlp_buf *W,
+                                       const clmlp_buf *b, int apply_tanh, clmlp_buf *z, clmlp_buf *a)
+{
+    if (is_f32(be))
+        forward_layer_f32(batch, n_in, n_out, F32(a_prev), F32(W), F32(b), apply_tanh, F32(z), F32(a));
+    else
+        forward_layer_f64(batch, n_in, n_out, F64(a_prev), F64(W), F64(b), apply_tanh, F64(z), F64(a));
+    return CLMLP_OK;
+}
+
+static clmlp_status host_output_delta(clmlp_be *be, clmlp_loss loss, size_t batch, size_t n,
+                                      const clmlp_buf *z, const clmlp_buf *a, const clmlp_buf *y,
+                                      clmlp_buf *delta, clmlp_buf *row_loss)
+{
+    if (loss == CLMLP_LOSS_MSE && is_f32(be))
+        output_delta_mse_f32(batch, n, F32(z), F32(a), F32(y), F32(delta), F32(row_loss));
+    else if (loss == CLMLP_LOSS_MSE)
+        output_delta_mse_f64(batch, n, F64(z), F64(a), F64(y), F64(delta), F64(row_loss));
+    else if (is_f32(be))
+        output_delta_ce_f32(batch, n, F32(z), F32(y), F32(delta), F32(row_loss));
+    else
+        output_delta_ce_f64(batch, n, F64(z), F64(y), F64(delta), F64(row_loss));
+    return CLMLP_OK;
+}
+
+static clmlp_status host_backprop_delta(clmlp_be *be, size_t batch, size_t n, size_t n_next,
+                                        const clmlp_buf *delta_next, const clmlp_buf *W_next,
+                                        const clmlp_buf *z, clmlp_buf *delta)
+{
+    if (is_f32(be))
+        backprop_delta_f32(batch, n, n_next, F32(delta_next), F32(W_next), F32(z), F32(delta));
+    else
+        backprop_delta_f64(batch, n, n_next, F64(delta_next), F64(W_next), F64(z), F64(delta));
+    return CLMLP_OK;
+}
+
+static clmlp_status host_sech2_mul(clmlp_be *be, size_t count, const clmlp_buf *z,
+                                   const clmlp_buf *g, clmlp_buf *out)
+{
+    if (is_f32(be))
+        sech2_mul_f32(count, F32(z), F32(g), F32(out));
+    else
+        sech2_mul_f64(count, F64(z), F64(g), F64(out));
+    return CLMLP_OK;
+}
+
+static clmlp_status host_weight_grad(clmlp_be *be, size_t batch, size_t n_in, size_t n_out,
+                                     const clmlp_buf *delta, const clmlp_buf *a_prev,
+                                     clmlp_buf *dW, clmlp_buf *db)
+{
+    if (is_f32(be))
+        weight_grad_f32(batch, n_in, n_out, F32(delta), F32(a_prev), F32(dW), F32(db));
+    else
+        weight_grad_f64(batch, n_in, n_out, F64(delta), F64(a_prev), F64(dW), F64(db));
+    return CLMLP_OK;
+}
+
+static clmlp_status host_sgd_update(clmlp_be *be, size_t count, double lr, const clmlp_buf *grad,
+                                    clmlp_buf *param)
+{
+    if (is_f32(be))
+        sgd_update_f32(count, (float)lr, F32(grad), F32(param));
+    else
+        sgd_update_f64(count, lr, F64(grad), F64(param));
+    return CLMLP_OK;
+}
+
+static const clmlp_backend_ops host_ops = {
+    .destroy = host_destroy,
+    .alloc = host_alloc,
+    .release = host_release,
+    .upload = host_upload,
+    .download = host_download,
+    .forward_layer = host_forward_layer,
+    .output_delta = host_output_delta,
+    .backprop_delta = host_backprop_delta,
+    .sech2_mul = host_sech2_mul,
+    .weight_grad = host_weight_grad,
+    .sgd_update = host_sgd_update,
+};
+
+clmlp_status clmlp_host_backend_create(clmlp_dtype dtype, clmlp_be **out)
+{
+    clmlp_be *be = calloc(1, sizeof *be);
+    if (!be)
+        return clmlp_fail(CLMLP_ENOMEM, "cannot allocate the host backend");
+    be->ops = &host_ops;
+    be->dtype = dtype;
+    strcpy(be->name, "host");
+    *out = be;
+    return CLMLP_OK;
+}

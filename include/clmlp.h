@@ -1,0 +1,138 @@
+/*
+ * clmlp — fully connected tanh networks (multilayer perceptrons) trained with
+ * backpropagation on OpenCL devices, with a plain-C host path as the reference.
+ *
+ * Notation: a network MyNet(n_0 … n_L) has layers l = 1..L,
+ *     z[l] = a[l-1] W[l]^T + b[l],   a[l] = tanh(z[l])   (a[0] is the input),
+ * W[l] is n_l × n_{l-1} row-major (the layout of torch's nn.Linear.weight).
+ * Batches are row-major, one sample per row.
+ *
+ * Conventions:
+ *  - every function that can fail returns a clmlp_status; on failure nothing
+ *    changed and clmlp_last_error() tells why (per thread);
+ *  - pointers are required unless documented as optional ("may be NULL");
+ *  - the library never prints, exits or aborts;
+ *  - one net must not be used from two threads at once; separate nets may.
+ */
+#ifndef CLMLP_H
+#define CLMLP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(_WIN32) && defined(CLMLP_BUILDING_SHARED)
+#define CLMLP_API __declspec(dllexport)
+#elif defined(__GNUC__)
+#define CLMLP_API __attribute__((visibility("default")))
+#else
+#define CLMLP_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CLMLP_VERSION_MAJOR 0
+#define CLMLP_VERSION_MINOR 1
+#define CLMLP_VERSION_PATCH 0
+
+/* ---- status codes and errors ------------------------------------------- */
+
+typedef enum clmlp_status {
+    CLMLP_OK = 0,
+    CLMLP_EINVAL = 1,    /* bad argument or call out of order */
+    CLMLP_ENOMEM = 2,    /* host or device memory exhausted, or a size too large */
+    CLMLP_EIO = 3,       /* a file could not be read or written */
+    CLMLP_EFORMAT = 4,   /* a file is malformed, truncated or foreign */
+    CLMLP_ENODEVICE = 5, /* no usable OpenCL device (or it lacks cl_khr_fp64) */
+    CLMLP_EOPENCL = 6,   /* an OpenCL or CLBlast call failed */
+    CLMLP_ENUMERIC = 7   /* NaN or Inf in input, parameters or results */
+} clmlp_status;
+
+/* Short fixed description of a status; never NULL. */
+CLMLP_API const char *clmlp_strerror(clmlp_status s);
+/* Detail of this thread's last failure ("" if none yet); valid until the next failing call. */
+CLMLP_API const char *clmlp_last_error(void);
+/* "MAJOR.MINOR.PATCH" */
+CLMLP_API const char *clmlp_version(void);
+
+/* ---- configuration ------------------------------------------------------ */
+
+typedef enum { CLMLP_BACKEND_AUTO = 0, CLMLP_BACKEND_OPENCL = 1, CLMLP_BACKEND_HOST = 2 } clmlp_backend;
+typedef enum { CLMLP_F64 = 0, CLMLP_F32 = 1 } clmlp_dtype;
+typedef enum {
+    CLMLP_LOSS_MSE = 0,       /* tanh on every layer; L = Σ over batch and outputs of (a[L] − y)² */
+    CLMLP_LOSS_SOFTMAX_CE = 1 /* tanh hidden layers, linear last layer, softmax cross-entropy summed over the batch */
+} clmlp_loss;
+
+typedef struct clmlp_config {
+    /* AUTO: the OpenCL device if one is usable, else the host path. */
+    clmlp_backend backend;
+    /* F32 computes in float on the device and on the host; the API still speaks double. */
+    clmlp_dtype dtype;
+    clmlp_loss loss;
+    /* -1: choose. With platform = device = -1 the environment variable CLMLP_DEVICE
+     * decides ("gpu", "cpu", "P:D"); without it: the first GPU, else the first device. */
+    int platform, device;
+    uint64_t seed; /* weight init like nn.Linear: W, b ~ U(−1/√n_{l-1}, 1/√n_{l-1}) */
+} clmlp_config;
+
+/* AUTO, F64, MSE, platform -1, device -1, seed 0. */
+CLMLP_API void clmlp_config_init(clmlp_config *cfg);
+
+/* ---- the network -------------------------------------------------------- */
+
+typedef struct clmlp_net clmlp_net;
+
+/* sizes = {n_0 … n_L}, n_sizes = L + 1 ≥ 2, every n_l ≥ 1; cfg may be NULL (defaults).
+ * CLMLP_ENODEVICE when backend OPENCL is asked for and no device is usable. */
+CLMLP_API clmlp_status clmlp_create(const size_t *sizes, size_t n_sizes, const clmlp_config *cfg,
+                                    clmlp_net **out);
+/* NULL is a no-op. */
+CLMLP_API void clmlp_destroy(clmlp_net *net);
+/* L (0 for NULL). */
+CLMLP_API size_t clmlp_num_layers(const clmlp_net *net);
+/* n_l for l in 0..L (0 when out of range or net is NULL). */
+CLMLP_API size_t clmlp_layer_size(const clmlp_net *net, size_t l);
+/* "opencl: <device name>" or "host" ("" for NULL). */
+CLMLP_API const char *clmlp_backend_name(const clmlp_net *net);
+
+/* l in 1..L; W n_l × n_{l-1} row-major; b n_l. Values must be finite (CLMLP_ENUMERIC). */
+CLMLP_API clmlp_status clmlp_set_layer(clmlp_net *net, size_t l, const double *W, const double *b);
+CLMLP_API clmlp_status clmlp_get_layer(const clmlp_net *net, size_t l, double *W, double *b);
+
+/* x batch × n_0 row-major (finite); y batch × n_L, may be NULL.
+ * Keeps z[l], a[l] for clmlp_backward and clmlp_get_state. */
+CLMLP_API clmlp_status clmlp_forward(clmlp_net *net, const double *x, size_t batch, double *y);
+/* After clmlp_forward (and no weight change since): y_true batch × n_L; computes
+ * dL/dW[l], dL/db[l] summed over the batch; loss (may be NULL) receives L. */
+CLMLP_API clmlp_status clmlp_backward(clmlp_net *net, const double *y_true, double *loss);
+/* Gradients of the last clmlp_backward: dW n_l × n_{l-1}, db n_l. */
+CLMLP_API clmlp_status clmlp_get_grad(const clmlp_net *net, size_t l, double *dW, double *db);
+/* z[l] (l 1..L) and a[l] (l 0..L) of the last forward, batch × n_l;
+ * z may be NULL (and must be for l = 0). */
+CLMLP_API clmlp_status clmlp_get_state(const clmlp_net *net, size_t l, double *z, double *a);
+/* W[l] −= lr·dW[l], b[l] −= lr·db[l] on every layer; lr finite and ≥ 0; needs a backward. */
+CLMLP_API clmlp_status clmlp_sgd_step(clmlp_net *net, double lr);
+
+/* ---- IDX files (the MNIST format), raw or gzip-compressed --------------- */
+
+/* An IDX file of unsigned bytes (type 0x08) with 1 to 4 dimensions: MNIST images are
+ * count × 28 × 28, labels count. */
+typedef struct clmlp_idx clmlp_idx;
+
+/* CLMLP_EIO if the file cannot be read, CLMLP_EFORMAT if it is malformed, truncated,
+ * of another element type or has trailing bytes. */
+CLMLP_API clmlp_status clmlp_idx_load(const char *path, clmlp_idx **out);
+CLMLP_API void clmlp_idx_free(clmlp_idx *idx);
+CLMLP_API size_t clmlp_idx_ndims(const clmlp_idx *idx);
+/* Size of dimension i (0 when out of range). */
+CLMLP_API size_t clmlp_idx_dim(const clmlp_idx *idx, size_t i);
+/* All elements, row-major; clmlp_idx_count(idx) of them. */
+CLMLP_API const uint8_t *clmlp_idx_data(const clmlp_idx *idx);
+CLMLP_API size_t clmlp_idx_count(const clmlp_idx *idx);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CLMLP_H */

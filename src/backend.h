@@ -1,0 +1,69 @@
+/*
+ * The backend interface: what the host path (host_fallback/) and the OpenCL path
+ * (src/opencl/) each implement. The API layer (net.c) checks arguments and runs the
+ * layer loop once; a backend only provides buffers and the per-layer operations.
+ *
+ * A buffer holds n reals of the backend's dtype (float or double). Operations are
+ * given exact sizes; buffers may be larger. An operation may run asynchronously:
+ * only download() waits for the results to be ready.
+ */
+#ifndef CLMLP_BACKEND_H
+#define CLMLP_BACKEND_H
+
+#include "clmlp.h"
+
+typedef struct clmlp_buf clmlp_buf; /* defined by each backend */
+typedef struct clmlp_be clmlp_be;
+
+typedef struct clmlp_backend_ops {
+    void (*destroy)(clmlp_be *be);
+
+    clmlp_status (*alloc)(clmlp_be *be, size_t n, clmlp_buf **out);
+    void (*release)(clmlp_be *be, clmlp_buf *buf); /* NULL is a no-op */
+    /* The first n elements, converted from/to double. */
+    clmlp_status (*upload)(clmlp_be *be, clmlp_buf *dst, const double *src, size_t n);
+    clmlp_status (*download)(clmlp_be *be, const clmlp_buf *src, double *dst, size_t n);
+
+    /* z = a_prev·W^T + b, a = tanh(z) (a = z when !apply_tanh): the forward pass of one
+     * layer; a_prev batch × n_in, W n_out × n_in, b n_out, z and a batch × n_out. */
+    clmlp_status (*forward_layer)(clmlp_be *be, size_t batch, size_t n_in, size_t n_out,
+                                  const clmlp_buf *a_prev, const clmlp_buf *W, const clmlp_buf *b,
+                                  int apply_tanh, clmlp_buf *z, clmlp_buf *a);
+    /* The output delta and each row's loss, batch × n:
+     *   MSE:        delta = 2(a − y) ⊙ sech²(z),      row_loss = Σ_k (a − y)²
+     *   softmax-CE: delta = softmax(z)·Σ_k y − y,     row_loss = −Σ_k y log softmax(z) */
+    clmlp_status (*output_delta)(clmlp_be *be, clmlp_loss loss, size_t batch, size_t n,
+                                 const clmlp_buf *z, const clmlp_buf *a, const clmlp_buf *y,
+                                 clmlp_buf *delta, clmlp_buf *row_loss);
+    /* Transposed-weight error propagation:
+     *   delta = (delta_next · W_next) ⊙ sech²(z)
+     * delta_next batch × n_next, W_next n_next × n, z and delta batch × n. */
+    clmlp_status (*backprop_delta)(clmlp_be *be, size_t batch, size_t n, size_t n_next,
+                                   const clmlp_buf *delta_next, const clmlp_buf *W_next,
+                                   const clmlp_buf *z, clmlp_buf *delta);
+    /* out = g ⊙ sech²(z) on count elements (out may be g). */
+    clmlp_status (*sech2_mul)(clmlp_be *be, size_t count, const clmlp_buf *z, const clmlp_buf *g,
+                              clmlp_buf *out);
+    /* dW = delta^T · a_prev (outer products summed over the batch), db = Σ_rows delta;
+     * delta batch × n_out, a_prev batch × n_in, dW n_out × n_in, db n_out. */
+    clmlp_status (*weight_grad)(clmlp_be *be, size_t batch, size_t n_in, size_t n_out,
+                                const clmlp_buf *delta, const clmlp_buf *a_prev, clmlp_buf *dW,
+                                clmlp_buf *db);
+    /* param −= lr · grad on count elements. */
+    clmlp_status (*sgd_update)(clmlp_be *be, size_t count, double lr, const clmlp_buf *grad,
+                               clmlp_buf *param);
+} clmlp_backend_ops;
+
+struct clmlp_be {
+    const clmlp_backend_ops *ops;
+    clmlp_dtype dtype;
+    char name[256]; /* what clmlp_backend_name() reports */
+};
+
+/* The backend the config asks for (AUTO: OpenCL if usable, else host). */
+clmlp_status clmlp_backend_open(const clmlp_config *cfg, clmlp_be **out);
+
+clmlp_status clmlp_host_backend_create(clmlp_dtype dtype, clmlp_be **out);
+clmlp_status clmlp_opencl_backend_create(const clmlp_config *cfg, clmlp_be **out);
+
+#endif

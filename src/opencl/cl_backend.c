@@ -1,0 +1,369 @@
+/* The OpenCL backend: context, queue, device buffers and the per-layer operations.
+ * Everything is enqueued on one in-order queue; only download() waits. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../checked.h"
+#include "../error.h"
+#include "cl_common.h"
+
+#define BE(be) ((clmlp_cl_be *)(be))
+
+static size_t real_size(const clmlp_be *be) { return be->dtype == CLMLP_F32 ? sizeof(float) : sizeof(double); }
+
+/* ---- kernel launches ---------------------------------------------------- */
+
+typedef struct {
+    size_t size;
+    const void *value;
+} karg;
+#define ARG(x) ((karg){sizeof(x), &(x)})
+#define MEM(buf) ((karg){sizeof(cl_mem), &(buf)->mem})
+
+static clmlp_status launch(clmlp_cl_be *be, cl_kernel kernel, const char *name, cl_uint dims,
+                           const size_t *global, size_t n_args, const karg *args)
+{
+    for (size_t i = 0; i < n_args; i++) {
+        cl_int err = clSetKernelArg(kernel, (cl_uint)i, args[i].size, args[i].value);
+        if (err != CL_SUCCESS) {
+            clmlp_cl_fail("clSetKernelArg", err);
+            return clmlp_fail_context(CLMLP_EOPENCL, "kernel %s argument %zu", name, i);
+        }
+    }
+    cl_int err = clEnqueueNDRangeKernel(be->queue, kernel, dims, NULL, global, NULL, 0, NULL, NULL);
+    if (err != CL_SUCCESS) {
+        clmlp_cl_fail("clEnqueueNDRangeKernel", err);
+        return clmlp_fail_context(CLMLP_EOPENCL, "kernel %s", name);
+    }
+    return CLMLP_OK;
+}
+
+/* Kernels take sizes as uint: refuse what does not fit before launching. */
+static clmlp_status as_uint(size_t v, const char *what, cl_uint *out)
+{
+    if (v > UINT_MAX)
+        return clmlp_fail(CLMLP_EINVAL, "%s = %zu exceeds the OpenCL backend's limit %u", what, v, UINT_MAX);
+    *out = (cl_uint)v;
+    return CLMLP_OK;
+}
+
+#define TRY(expr)                         \
+    do {                                  \
+        clmlp_status s_ = (expr);         \
+        if (s_ != CLMLP_OK)               \
+            return s_;                    \
+    } while (0)
+
+static int use_clblast(const clmlp_cl_be *be, size_t batch)
+{
+    return be->gemm == CLMLP_GEMM_CLBLAST || (be->gemm == CLMLP_GEMM_AUTO && batch > 1);
+}
+
+/* ---- buffers ------------------------------------------------------------ */
+
+static clmlp_status cl_alloc(clmlp_be *base, size_t n, clmlp_buf **out)
+{
+    clmlp_cl_be *be = BE(base);
+    size_t bytes;
+    if (!clmlp_mul_ok(n ? n : 1, real_size(base), &bytes) || bytes > be->max_alloc)
+        return clmlp_fail(CLMLP_ENOMEM, "a device buffer of %zu elements (%zu bytes each) exceeds the device's largest allocation (%llu bytes)",
+                          n, real_size(base), (unsigned long long)be->max_alloc);
+    clmlp_buf *buf = malloc(sizeof *buf);
+    if (!buf)
+        return clmlp_fail(CLMLP_ENOMEM, "cannot allocate a buffer handle");
+    cl_int err;
+    buf->mem = clCreateBuffer(be->context, CL_MEM_READ_WRITE, bytes, NULL, &err);
+    if (err != CL_SUCCESS) {
+        free(buf);
+        clmlp_status s = err == CL_MEM_OBJECT_ALLOCATION_FAILURE || err == CL_OUT_OF_HOST_MEMORY ||
+                                 err == CL_OUT_OF_RESOURCES
+                             ? CLMLP_ENOMEM
+                             : CLMLP_EOPENCL;
+        clmlp_cl_fail("clCreateBuffer", err);
+        return clmlp_fail_context(s, "device buffer of %zu bytes", bytes);
+    }
+    buf->n = n;
+    *out = buf;
+    return CLMLP_OK;
+}
+
+static void cl_release(clmlp_be *base, clmlp_buf *buf)
+{
+    (void)base;
+    if (buf) {
+        clReleaseMemObject(buf->mem);
+        free(buf);
+    }
+}
+
+static void CL_CALLBACK free_staging(cl_event event, cl_int status, void *staging)
+{
+    (void)event;
+    (void)status;
+    free(staging);
+}
+
+/* The caller's array is converted into a staging copy that the write reads
+ * asynchronously; the copy is freed when the write completes. */
+static clmlp_status cl_upload(clmlp_be *base, clmlp_buf *dst, const double *src, size_t n)
+{
+    clmlp_cl_be *be = BE(base);
+    if (n > dst->n)
+        return clmlp_fail(CLMLP_EINVAL, "upload of %zu elements into a buffer of %zu", n, dst->n);
+    if (n == 0)
+        return CLMLP_OK;
+    size_t bytes = n * real_size(base);
+    void *staging = malloc(bytes);
+    if (!staging)
+        return clmlp_fail(CLMLP_ENOMEM, "cannot allocate %zu bytes to stage an upload", bytes);
+    if (base->dtype == CLMLP_F32)
+        for (size_t e = 0; e < n; e++)
+            ((float *)staging)[e] = (float)src[e];
+    else
+        memcpy(staging, src, bytes);
+
+    cl_event done;
+    cl_int err = clEnqueueWriteBuffer(be->queue, dst->mem, CL_FALSE, 0, bytes, staging, 0, NULL, &done);
+    if (err != CL_SUCCESS) {
+        free(staging);
+        return clmlp_cl_fail("clEnqueueWriteBuffer", err);
+    }
+    err = clSetEventCallback(done, CL_COMPLETE, free_staging, staging);
+    if (err != CL_SUCCESS) { /* no callback: wait here instead */
+        cl_int wait = clWaitForEvents(1, &done);
+        free(staging);
+        clReleaseEvent(done);
+        return wait == CL_SUCCESS ? CLMLP_OK : clmlp_cl_fail("clWaitForEvents", wait);
+    }
+    clReleaseEvent(done);
+    return CLMLP_OK;
+}
+
+static clmlp_status cl_download(clmlp_be *base, const clmlp_buf *src, double *dst, size_t n)
+{
+    clmlp_cl_be *be = BE(base);
+    if (n > src->n)
+        return clmlp_fail(CLMLP_EINVAL, "download of %zu elements from a buffer of %zu", n, src->n);
+    if (n == 0)
+        return CLMLP_OK;
+    if (base->dtype == CLMLP_F64) {
+        cl_int err = clEnqueueReadBuffer(be->queue, src->mem, CL_TRUE, 0, n * sizeof(double), dst, 0, NULL, NULL);
+        return err == CL_SUCCESS ? CLMLP_OK : clmlp_cl_fail("clEnqueueReadBuffer", err);
+    }
+    float *staging = malloc(n * sizeof(float));
+    if (!staging)
+        return clmlp_fail(CLMLP_ENOMEM, "cannot allocate %zu bytes to stage a download", n * sizeof(float));
+    cl_int err = clEnqueueReadBuffer(be->queue, src->mem, CL_TRUE, 0, n * sizeof(float), staging, 0, NULL, NULL);
+    if (err == CL_SUCCESS)
+        for (size_t e = 0; e < n; e++)
+            dst[e] = staging[e];
+    free(staging);
+    return err == CL_SUCCESS ? CLMLP_OK : clmlp_cl_fail("clEnqueueReadBuffer", err);
+}
+
+/* ---- operations --------------------------------------------------------- */
+
+static clmlp_status cl_forward_layer(clmlp_be *base, size_t batch, size_t n_in, size_t n_out,
+                                     const clmlp_buf *a_prev, const clmlp_buf *W, const clmlp_buf *b,
+                                     int apply_tanh, clmlp_buf *z, clmlp_buf *a)
+{
+    clmlp_cl_be *be = BE(base);
+    cl_uint ub, ui, uo, ucount, act = apply_tanh ? 1 : 0;
+    TRY(as_uint(batch, "batch", &ub));
+    TRY(as_uint(n_in, "layer input size", &ui));
+    TRY(as_uint(n_out, "layer size", &uo));
+    TRY(as_uint(batch * n_out, "batch × layer size", &ucount));
+    if (use_clblast(be, batch)) {
+        TRY(clmlp_cl_gemm(be, 0, 1, batch, n_out, n_in, a_prev, n_in, W, n_in, z, n_out));
+        return launch(be, be->k.bias_act, "bias_act", 1, (size_t[]){batch * n_out}, 6,
+                      (karg[]){ARG(ucount), ARG(uo), MEM(b), ARG(act), MEM(z), MEM(a)});
+    }
+    return launch(be, be->k.forward_layer, "forward_layer", 2, (size_t[]){n_out, batch}, 9,
+                  (karg[]){ARG(ub), ARG(ui), ARG(uo), MEM(a_prev), MEM(W), MEM(b), ARG(act), MEM(z), MEM(a)});
+}
+
+static clmlp_status cl_output_delta(clmlp_be *base, clmlp_loss loss, size_t batch, size_t n,
+                                    const clmlp_buf *z, const clmlp_buf *a, const clmlp_buf *y,
+                                    clmlp_buf *delta, clmlp_buf *row_loss)
+{
+    clmlp_cl_be *be = BE(base);
+    cl_uint ub, un;
+    TRY(as_uint(batch, "batch", &ub));
+    TRY(as_uint(n, "output size", &un));
+    if (loss == CLMLP_LOSS_MSE)
+        return launch(be, be->k.output_delta_mse, "output_delta_mse", 1, (size_t[]){batch}, 7,
+                      (karg[]){ARG(ub), ARG(un), MEM(z), MEM(a), MEM(y), MEM(delta), MEM(row_loss)});
+    return launch(be, be->k.output_delta_ce, "output_delta_ce", 1, (size_t[]){batch}, 6,
+                  (karg[]){ARG(ub), ARG(un), MEM(z), MEM(y), MEM(delta), MEM(row_loss)});
+}
+
+static clmlp_status cl_sech2_mul(clmlp_be *base, size_t count, const clmlp_buf *z,
+                                 const clmlp_buf *g, clmlp_buf *out)
+{
+    clmlp_cl_be *be = BE(base);
+    cl_uint uc;
+    TRY(as_uint(count, "element count", &uc));
+    return launch(be, be->k.sech2_mul, "sech2_mul", 1, (size_t[]){count}, 4,
+                  (karg[]){ARG(uc), MEM(z), MEM(g), MEM(out)});
+}
+
+static clmlp_status cl_backprop_delta(clmlp_be *base, size_t batch, size_t n, size_t n_next,
+                                      const clmlp_buf *delta_next, const clmlp_buf *W_next,
+                                      const clmlp_buf *z, clmlp_buf *delta)
+{
+    clmlp_cl_be *be = BE(base);
+    cl_uint ub, un, unext, ucount;
+    TRY(as_uint(batch, "batch", &ub));
+    TRY(as_uint(n, "layer size", &un));
+    TRY(as_uint(n_next, "next layer size", &unext));
+    TRY(as_uint(batch * n, "batch × layer size", &ucount));
+    if (use_clblast(be, batch)) {
+        TRY(clmlp_cl_gemm(be, 0, 0, batch, n, n_next, delta_next, n_next, W_next, n, delta, n));
+        return cl_sech2_mul(base, batch * n, z, delta, delta);
+    }
+    return launch(be, be->k.backprop_delta, "backprop_delta", 2, (size_t[]){n, batch}, 7,
+                  (karg[]){ARG(ub), ARG(un), ARG(unext), MEM(delta_next), MEM(W_next), MEM(z), MEM(delta)});
+}
+
+static clmlp_status cl_weight_grad(clmlp_be *base, size_t batch, size_t n_in, size_t n_out,
+                                   const clmlp_buf *delta, const clmlp_buf *a_prev, clmlp_buf *dW,
+                                   clmlp_buf *db)
+{
+    clmlp_cl_be *be = BE(base);
+    cl_uint ub, ui, uo;
+    TRY(as_uint(batch, "batch", &ub));
+    TRY(as_uint(n_in, "layer input size", &ui));
+    TRY(as_uint(n_out, "layer size", &uo));
+    if (use_clblast(be, batch))
+        TRY(clmlp_cl_gemm(be, 1, 0, n_out, n_in, batch, delta, n_out, a_prev, n_in, dW, n_in));
+    else
+        TRY(launch(be, be->k.weight_grad, "weight_grad", 2, (size_t[]){n_in, n_out}, 6,
+                   (karg[]){ARG(ub), ARG(ui), ARG(uo), MEM(delta), MEM(a_prev), MEM(dW)}));
+    return launch(be, be->k.bias_grad, "bias_grad", 1, (size_t[]){n_out}, 4,
+                  (karg[]){ARG(ub), ARG(uo), MEM(delta), MEM(db)});
+}
+
+static clmlp_status cl_sgd_update(clmlp_be *base, size_t count, double lr, const clmlp_buf *grad,
+                                  clmlp_buf *param)
+{
+    clmlp_cl_be *be = BE(base);
+    cl_uint uc;
+    TRY(as_uint(count, "parameter count", &uc));
+    float lr32 = (float)lr;
+    karg lr_arg = base->dtype == CLMLP_F32 ? ARG(lr32) : ARG(lr);
+    return launch(be, be->k.sgd_update, "sgd_update", 1, (size_t[]){count}, 4,
+                  (karg[]){ARG(uc), lr_arg, MEM(grad), MEM(param)});
+}
+
+/* ---- life cycle --------------------------------------------------------- */
+
+static void cl_destroy(clmlp_be *base)
+{
+    clmlp_cl_be *be = BE(base);
+    if (!be)
+        return;
+    if (be->queue)
+        clFinish(be->queue);
+    clmlp_cl_release_kernels(be);
+    if (be->queue)
+        clReleaseCommandQueue(be->queue);
+    if (be->context)
+        clReleaseContext(be->context);
+    free(be);
+}
+
+static const clmlp_backend_ops cl_ops = {
+    .destroy = cl_destroy,
+    .alloc = cl_alloc,
+    .release = cl_release,
+    .upload = cl_upload,
+    .download = cl_download,
+    .forward_layer = cl_forward_layer,
+    .output_delta = cl_output_delta,
+    .backprop_delta = cl_backprop_delta,
+    .sech2_mul = cl_sech2_mul,
+    .weight_grad = cl_weight_grad,
+    .sgd_update = cl_sgd_update,
+};
+
+static clmlp_status gemm_mode_from_env(clmlp_gemm_mode *mode)
+{
+    const char *v = getenv("CLMLP_GEMM");
+    if (!v || !*v || strcmp(v, "auto") == 0)
+        *mode = CLMLP_GEMM_AUTO;
+    else if (strcmp(v, "own") == 0)
+        *mode = CLMLP_GEMM_OWN;
+    else if (strcmp(v, "clblast") == 0)
+        *mode = CLMLP_GEMM_CLBLAST;
+    else
+        return clmlp_fail(CLMLP_EINVAL, "CLMLP_GEMM='%s' is not auto, own or clblast", v);
+    return CLMLP_OK;
+}
+
+static clmlp_status device_setup(clmlp_cl_be *be)
+{
+    char name[200] = "";
+    cl_int err = clGetDeviceInfo(be->device, CL_DEVICE_NAME, sizeof name - 1, name, NULL);
+    if (err != CL_SUCCESS)
+        return clmlp_cl_fail("clGetDeviceInfo(CL_DEVICE_NAME)", err);
+    snprintf(be->base.name, sizeof be->base.name, "opencl: %s", name);
+
+    err = clGetDeviceInfo(be->device, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof be->max_alloc, &be->max_alloc, NULL);
+    if (err != CL_SUCCESS)
+        return clmlp_cl_fail("clGetDeviceInfo(CL_DEVICE_MAX_MEM_ALLOC_SIZE)", err);
+
+    if (be->base.dtype == CLMLP_F64) {
+        size_t len = 0;
+        err = clGetDeviceInfo(be->device, CL_DEVICE_EXTENSIONS, 0, NULL, &len);
+        char *all = err == CL_SUCCESS ? malloc(len + 1) : NULL;
+        if (err != CL_SUCCESS)
+            return clmlp_cl_fail("clGetDeviceInfo(CL_DEVICE_EXTENSIONS)", err);
+        if (!all)
+            return clmlp_fail(CLMLP_ENOMEM, "cannot allocate %zu bytes for the extension list", len + 1);
+        err = clGetDeviceInfo(be->device, CL_DEVICE_EXTENSIONS, len, all, NULL);
+        all[len] = '\0';
+        int has_fp64 = err == CL_SUCCESS && strstr(all, "cl_khr_fp64") != NULL;
+        free(all);
+        if (err != CL_SUCCESS)
+            return clmlp_cl_fail("clGetDeviceInfo(CL_DEVICE_EXTENSIONS)", err);
+        if (!has_fp64)
+            return clmlp_fail(CLMLP_ENODEVICE, "OpenCL device '%s' lacks cl_khr_fp64, needed for CLMLP_F64 (use CLMLP_F32)", name);
+    }
+
+    be->context = clCreateContext(NULL, 1, &be->device, NULL, NULL, &err);
+    if (err != CL_SUCCESS) {
+        be->context = NULL;
+        return clmlp_cl_fail("clCreateContext", err);
+    }
+    be->queue = clCreateCommandQueue(be->context, be->device, 0, &err);
+    if (err != CL_SUCCESS) {
+        be->queue = NULL;
+        return clmlp_cl_fail("clCreateCommandQueue", err);
+    }
+    return clmlp_cl_build_kernels(be);
+}
+
+clmlp_status clmlp_opencl_backend_create(const clmlp_config *cfg, clmlp_be **out)
+{
+    clmlp_gemm_mode gemm = CLMLP_GEMM_AUTO;
+    clmlp_status s = gemm_mode_from_env(&gemm);
+    if (s != CLMLP_OK)
+        return s;
+    clmlp_cl_be *be = calloc(1, sizeof *be);
+    if (!be)
+        return clmlp_fail(CLMLP_ENOMEM, "cannot allocate the OpenCL backend");
+    be->base.ops = &cl_ops;
+    be->base.dtype = cfg->dtype;
+    be->gemm = gemm;
+    s = clmlp_cl_choose_device(cfg->platform, cfg->device, &be->device);
+    if (s == CLMLP_OK)
+        s = device_setup(be);
+    if (s != CLMLP_OK) {
+        cl_destroy(&be->base);
+        return s;
+    }
+    *out = &be->base;
+    return CLMLP_OK;
+}

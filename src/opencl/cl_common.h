@@ -1,0 +1,54 @@
+/* Shared by the OpenCL backend's files: the backend struct and checked-call helpers. */
+#ifndef CLMLP_CL_COMMON_H
+#define CLMLP_CL_COMMON_H
+
+#ifndef CL_TARGET_OPENCL_VERSION
+#define CL_TARGET_OPENCL_VERSION 120
+#endif
+#include <CL/cl.h>
+
+#include "../backend.h"
+
+/* Which code computes the matrix products. AUTO: CLBlast for batch > 1, our kernels for
+ * batch 1 (a single row gains nothing from a tiled GEMM). */
+typedef enum { CLMLP_GEMM_AUTO = 0, CLMLP_GEMM_OWN = 1, CLMLP_GEMM_CLBLAST = 2 } clmlp_gemm_mode;
+
+typedef struct clmlp_cl_kernels {
+    cl_kernel forward_layer, bias_act, output_delta_mse, output_delta_ce, backprop_delta,
+        sech2_mul, weight_grad, bias_grad, sgd_update;
+} clmlp_cl_kernels;
+
+typedef struct clmlp_cl_be {
+    clmlp_be base;
+    cl_device_id device;
+    cl_context context;
+    cl_command_queue queue;
+    cl_program program;
+    clmlp_cl_kernels k;
+    clmlp_gemm_mode gemm;
+    cl_ulong max_alloc; /* CL_DEVICE_MAX_MEM_ALLOC_SIZE */
+} clmlp_cl_be;
+
+struct clmlp_buf {
+    cl_mem mem;
+    size_t n;
+};
+
+/* "CL_OUT_OF_RESOURCES" for -5 and so on. */
+const char *clmlp_cl_error_name(cl_int err);
+/* CLMLP_EOPENCL with "<call> failed: <error name> (<code>)". */
+clmlp_status clmlp_cl_fail(const char *call, cl_int err);
+
+/* Picks platform and device from the config (or CLMLP_DEVICE when both are −1). */
+clmlp_status clmlp_cl_choose_device(int platform, int device, cl_device_id *out);
+
+/* Builds the embedded kernels for the backend's dtype and creates every kernel. */
+clmlp_status clmlp_cl_build_kernels(clmlp_cl_be *be);
+void clmlp_cl_release_kernels(clmlp_cl_be *be);
+
+/* C = op(A)·op(B) through CLBlast, row-major; op transposes when the flag is set. */
+clmlp_status clmlp_cl_gemm(clmlp_cl_be *be, int trans_a, int trans_b, size_t m, size_t n,
+                           size_t k, const clmlp_buf *A, size_t lda, const clmlp_buf *B,
+                           size_t ldb, clmlp_buf *C, size_t ldc);
+
+#endif

@@ -1,0 +1,92 @@
+/* Building kernels/mlp.cl (embedded at build time) for the backend's dtype. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../error.h"
+#include "cl_common.h"
+
+extern const char clmlp_kernel_source[]; /* generated from the kernels/ folder by CMake */
+
+#ifdef CLMLP_PLANT_MISSING_OUTPUT_SECH2
+#define PLANTED_BUG " -D CLMLP_PLANT_MISSING_OUTPUT_SECH2"
+#else
+#define PLANTED_BUG ""
+#endif
+
+static clmlp_status build_failure(clmlp_cl_be *be, cl_int err)
+{
+    size_t len = 0;
+    char log[768] = "";
+    if (clGetProgramBuildInfo(be->program, be->device, CL_PROGRAM_BUILD_LOG, 0, NULL, &len) == CL_SUCCESS &&
+        len > 0) {
+        char *full = malloc(len);
+        if (full && clGetProgramBuildInfo(be->program, be->device, CL_PROGRAM_BUILD_LOG, len, full, NULL) == CL_SUCCESS) {
+            strncpy(log, full, sizeof log - 1);
+            log[sizeof log - 1] = '\0';
+        }
+        free(full);
+    }
+    return clmlp_fail(CLMLP_EOPENCL, "clBuildProgram failed: %s (%d); build log: %s",
+                      clmlp_cl_error_name(err), (int)err, log[0] ? log : "(empty)");
+}
+
+static clmlp_status create_kernel(clmlp_cl_be *be, const char *name, cl_kernel *out)
+{
+    cl_int err;
+    *out = clCreateKernel(be->program, name, &err);
+    if (err != CL_SUCCESS) {
+        *out = NULL;
+        clmlp_cl_fail("clCreateKernel", err);
+        return clmlp_fail_context(CLMLP_EOPENCL, "kernel %s", name);
+    }
+    return CLMLP_OK;
+}
+
+clmlp_status clmlp_cl_build_kernels(clmlp_cl_be *be)
+{
+    cl_int err;
+    const char *src = clmlp_kernel_source;
+    be->program = clCreateProgramWithSource(be->context, 1, &src, NULL, &err);
+    if (err != CL_SUCCESS) {
+        be->program = NULL;
+        return clmlp_cl_fail("clCreateProgramWithSource", err);
+    }
+    const char *options = be->base.dtype == CLMLP_F64 ? "-cl-std=CL1.2 -D CLMLP_FP64" PLANTED_BUG
+                                                      : "-cl-std=CL1.2" PLANTED_BUG;
+    err = clBuildProgram(be->program, 1, &be->device, options, NULL, NULL);
+    if (err != CL_SUCCESS)
+        return build_failure(be, err);
+
+    struct {
+        const char *name;
+        cl_kernel *slot;
+    } kernels[] = {
+        {"forward_layer", &be->k.forward_layer},   {"bias_act", &be->k.bias_act},
+        {"output_delta_mse", &be->k.output_delta_mse}, {"output_delta_ce", &be->k.output_delta_ce},
+        {"backprop_delta", &be->k.backprop_delta}, {"sech2_mul", &be->k.sech2_mul},
+        {"weight_grad", &be->k.weight_grad},       {"bias_grad", &be->k.bias_grad},
+        {"sgd_update", &be->k.sgd_update},
+    };
+    for (size_t i = 0; i < sizeof kernels / sizeof kernels[0]; i++) {
+        clmlp_status s = create_kernel(be, kernels[i].name, kernels[i].slot);
+        if (s != CLMLP_OK)
+            return s;
+    }
+    return CLMLP_OK;
+}
+
+void clmlp_cl_release_kernels(clmlp_cl_be *be)
+{
+    cl_kernel *all[] = {&be->k.forward_layer, &be->k.bias_act,   &be->k.output_delta_mse,
+                        &be->k.output_delta_ce, &be->k.backprop_delta, &be->k.sech2_mul,
+                        &be->k.weight_grad,   &be->k.bias_grad,  &be->k.sgd_update};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        if (*all[i]) {
+            clReleaseKernel(*all[i]);
+            *all[i] = NULL;
+        }
+    if (be->program) {
+        clReleaseProgram(be->program);
+        be->program = NULL;
+    }
+}

@@ -1,0 +1,287 @@
+/*
+ * Every operation of the OpenCL backend against the host backend, on random data at
+ * awkward shapes (sizes 1, 3, 17, 257; batch 1 and > 1), in double and float, with our
+ * own kernels and with CLBlast for the products. Outputs are poisoned with NaN first, so
+ * an element a kernel forgets to write fails the comparison.
+ */
+#include "support.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#include "backend.h"
+#include "opencl/cl_common.h"
+
+typedef struct {
+    clmlp_dtype dtype;
+    clmlp_gemm_mode gemm;
+    clmlp_be *host, *dev;
+} suite;
+
+typedef struct {
+    size_t batch, n_in, n_out;
+} shape;
+
+static const shape shapes[] = {
+    {1, 1, 1}, {1, 3, 17}, {3, 17, 3}, {17, 257, 17}, {1, 257, 3}, {17, 1, 257}, {3, 3, 257}, {257, 17, 1},
+};
+
+static double tolerance(const suite *st) { return st->dtype == CLMLP_F64 ? 1e-12 : 2e-6; }
+
+static int setup(void **state)
+{
+    suite *st = *state;
+    clmlp_config cfg;
+    clmlp_config_init(&cfg);
+    cfg.dtype = st->dtype;
+    TEST_OK(clmlp_host_backend_create(st->dtype, &st->host));
+    TEST_OK(clmlp_opencl_backend_create(&cfg, &st->dev));
+    ((clmlp_cl_be *)st->dev)->gemm = st->gemm;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    suite *st = *state;
+    st->host->ops->destroy(st->host);
+    st->dev->ops->destroy(st->dev);
+    return 0;
+}
+
+/* A pair of buffers, one per backend, holding the same values. */
+typedef struct {
+    clmlp_buf *host, *dev;
+    size_t n;
+} pair;
+
+static pair pair_new(suite *st, size_t n, const double *values)
+{
+    pair p = {NULL, NULL, n};
+    TEST_OK(st->host->ops->alloc(st->host, n, &p.host));
+    TEST_OK(st->dev->ops->alloc(st->dev, n, &p.dev));
+    double *poison = test_alloc(n);
+    for (size_t i = 0; i < n; i++)
+        poison[i] = NAN;
+    TEST_OK(st->host->ops->upload(st->host, p.host, values ? values : poison, n));
+    TEST_OK(st->dev->ops->upload(st->dev, p.dev, values ? values : poison, n));
+    free(poison);
+    return p;
+}
+
+static pair pair_random(suite *st, test_rng *r, size_t n, double lo, double hi)
+{
+    double *v = test_alloc(n);
+    test_fill(r, v, n, lo, hi);
+    pair p = pair_new(st, n, v);
+    free(v);
+    return p;
+}
+
+static void pair_free(suite *st, pair *p)
+{
+    st->host->ops->release(st->host, p->host);
+    st->dev->ops->release(st->dev, p->dev);
+}
+
+/* Downloads both sides and requires every element finite and the two to agree. */
+static void pair_expect_equal(suite *st, const pair *p, const char *what, const shape *sh)
+{
+    double *h = test_alloc(p->n), *d = test_alloc(p->n);
+    TEST_OK(st->host->ops->download(st->host, p->host, h, p->n));
+    TEST_OK(st->dev->ops->download(st->dev, p->dev, d, p->n));
+    for (size_t i = 0; i < p->n; i++)
+        if (!isfinite(d[i]) || !isfinite(h[i]))
+            fail_msg("%s (batch %zu, %zu -> %zu): element %zu not written or not finite: device %g host %g", what,
+                     sh->batch, sh->n_in, sh->n_out, i, d[i], h[i]);
+    double err = test_rel_err(d, h, p->n);
+    if (!(err <= tolerance(st)))
+        fail_msg("%s (batch %zu, %zu -> %zu): device vs host relative error %.3g > %.1g", what, sh->batch,
+                 sh->n_in, sh->n_out, err, tolerance(st));
+    free(h);
+    free(d);
+}
+
+
+static void test_forward_layer(void **state)
+{
+    suite *st = *state;
+    test_rng r = {1};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int act = 0; act <= 1; act++) {
+            const shape *sh = &shapes[s];
+            pair x = pair_random(st, &r, sh->batch * sh->n_in, -2, 2);
+            pair W = pair_random(st, &r, sh->n_out * sh->n_in, -1, 1);
+            pair b = pair_random(st, &r, sh->n_out, -1, 1);
+            pair z = pair_new(st, sh->batch * sh->n_out, NULL), a = pair_new(st, sh->batch * sh->n_out, NULL);
+            TEST_OK(st->host->ops->forward_layer(st->host, sh->batch, sh->n_in, sh->n_out, x.host, W.host, b.host, act,
+                                                 z.host, a.host));
+            TEST_OK(st->dev->ops->forward_layer(st->dev, sh->batch, sh->n_in, sh->n_out, x.dev, W.dev, b.dev, act,
+                                                z.dev, a.dev));
+            pair_expect_equal(st, &z, "forward z", sh);
+            pair_expect_equal(st, &a, act ? "forward tanh(z)" : "forward linear a", sh);
+            pair *all[] = {&x, &W, &b, &z, &a};
+            for (size_t i = 0; i < 5; i++)
+                pair_free(st, all[i]);
+        }
+}
+
+static void test_output_delta(void **state)
+{
+    suite *st = *state;
+    test_rng r = {2};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int loss = CLMLP_LOSS_MSE; loss <= CLMLP_LOSS_SOFTMAX_CE; loss++) {
+            shape sh = shapes[s];
+            size_t n = sh.batch * sh.n_out;
+            pair z = pair_random(st, &r, n, -30, 30); /* includes saturated tanh and large logits */
+            pair a = pair_random(st, &r, n, -1, 1);
+            pair y = pair_random(st, &r, n, -1, 1);
+            pair delta = pair_new(st, n, NULL), row_loss = pair_new(st, sh.batch, NULL);
+            TEST_OK(st->host->ops->output_delta(st->host, (clmlp_loss)loss, sh.batch, sh.n_out, z.host, a.host, y.host,
+                                                delta.host, row_loss.host));
+            TEST_OK(st->dev->ops->output_delta(st->dev, (clmlp_loss)loss, sh.batch, sh.n_out, z.dev, a.dev, y.dev,
+                                               delta.dev, row_loss.dev));
+            pair_expect_equal(st, &delta, loss ? "softmax-CE delta" : "MSE delta", &sh);
+            pair_expect_equal(st, &row_loss, loss ? "softmax-CE row loss" : "MSE row loss", &sh);
+            pair *all[] = {&z, &a, &y, &delta, &row_loss};
+            for (size_t i = 0; i < 5; i++)
+                pair_free(st, all[i]);
+        }
+}
+
+/* shape: batch, n = n_in (the layer), n_next = n_out (the layer above). */
+static void test_backprop_delta(void **state)
+{
+    suite *st = *state;
+    test_rng r = {3};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        const shape *sh = &shapes[s];
+        pair dn = pair_random(st, &r, sh->batch * sh->n_out, -1, 1);
+        pair Wn = pair_random(st, &r, sh->n_out * sh->n_in, -1, 1);
+        pair z = pair_random(st, &r, sh->batch * sh->n_in, -5, 5);
+        pair delta = pair_new(st, sh->batch * sh->n_in, NULL);
+        TEST_OK(st->host->ops->backprop_delta(st->host, sh->batch, sh->n_in, sh->n_out, dn.host, Wn.host, z.host,
+                                              delta.host));
+        TEST_OK(st->dev->ops->backprop_delta(st->dev, sh->batch, sh->n_in, sh->n_out, dn.dev, Wn.dev, z.dev,
+                                             delta.dev));
+        pair_expect_equal(st, &delta, "backprop delta", sh);
+        pair *all[] = {&dn, &Wn, &z, &delta};
+        for (size_t i = 0; i < 4; i++)
+            pair_free(st, all[i]);
+    }
+}
+
+static void test_weight_grad(void **state)
+{
+    suite *st = *state;
+    test_rng r = {4};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        const shape *sh = &shapes[s];
+        pair delta = pair_random(st, &r, sh->batch * sh->n_out, -1, 1);
+        pair a = pair_random(st, &r, sh->batch * sh->n_in, -1, 1);
+        pair dW = pair_new(st, sh->n_out * sh->n_in, NULL), db = pair_new(st, sh->n_out, NULL);
+        TEST_OK(st->host->ops->weight_grad(st->host, sh->batch, sh->n_in, sh->n_out, delta.host, a.host, dW.host,
+                                           db.host));
+        TEST_OK(st->dev->ops->weight_grad(st->dev, sh->batch, sh->n_in, sh->n_out, delta.dev, a.dev, dW.dev,
+                                          db.dev));
+        pair_expect_equal(st, &dW, "weight gradient", sh);
+        pair_expect_equal(st, &db, "bias gradient", sh);
+        pair *all[] = {&delta, &a, &dW, &db};
+        for (size_t i = 0; i < 4; i++)
+            pair_free(st, all[i]);
+    }
+}
+
+static void test_sgd_update(void **state)
+{
+    suite *st = *state;
+    test_rng r = {5};
+    const size_t counts[] = {1, 3, 17, 257, 4099};
+    for (size_t s = 0; s < sizeof counts / sizeof counts[0]; s++) {
+        shape sh = {1, counts[s], counts[s]};
+        pair g = pair_random(st, &r, counts[s], -1, 1), p = pair_random(st, &r, counts[s], -1, 1);
+        TEST_OK(st->host->ops->sgd_update(st->host, counts[s], 0.1, g.host, p.host));
+        TEST_OK(st->dev->ops->sgd_update(st->dev, counts[s], 0.1, g.dev, p.dev));
+        pair_expect_equal(st, &p, "SGD update", &sh);
+        pair_free(st, &g);
+        pair_free(st, &p);
+    }
+}
+
+/* sech² and tanh at extreme |z| against long double: no overflow, no NaN. */
+static void test_extreme_z(void **state)
+{
+    suite *st = *state;
+    const double z[] = {0, 1e-8, -1e-8, 0.5, -1, 3, -9, 12, 20, -40, 50, 89, -100, 400, 1e3, -1e3, 1e4, -1e4};
+    const size_t n = sizeof z / sizeof z[0];
+    double one = 1, zero = 0, *out = test_alloc(n), *ones = test_alloc(n);
+    for (size_t i = 0; i < n; i++)
+        ones[i] = 1;
+    clmlp_be *be = st->dev;
+    clmlp_buf *bz, *bg, *bout, *bw, *bb, *bzz, *ba;
+    TEST_OK(be->ops->alloc(be, n, &bz));
+    TEST_OK(be->ops->alloc(be, n, &bg));
+    TEST_OK(be->ops->alloc(be, n, &bout));
+    TEST_OK(be->ops->alloc(be, 1, &bw));
+    TEST_OK(be->ops->alloc(be, 1, &bb));
+    TEST_OK(be->ops->alloc(be, n, &bzz));
+    TEST_OK(be->ops->alloc(be, n, &ba));
+    TEST_OK(be->ops->upload(be, bz, z, n));
+    TEST_OK(be->ops->upload(be, bg, ones, n));
+    TEST_OK(be->ops->sech2_mul(be, n, bz, bg, bout));
+    TEST_OK(be->ops->download(be, bout, out, n));
+    double min_normal = st->dtype == CLMLP_F64 ? 0x1p-1022 : 0x1p-126;
+    double rel_tol = st->dtype == CLMLP_F64 ? 4e-16 : 4e-7;
+    for (size_t i = 0; i < n; i++) {
+        long double c = coshl((long double)z[i]);
+        long double ref = 1.0L / (c * c);
+        assert_true(isfinite(out[i]) && out[i] >= 0);
+        if (ref >= min_normal) {
+            if (!(fabsl(out[i] - ref) <= rel_tol * ref))
+                fail_msg("sech²(%g) = %.17g, expected %.17Lg", z[i], out[i], ref);
+        } else if (!(out[i] <= 2 * min_normal)) {
+            fail_msg("sech²(%g) = %g, expected ~%Lg", z[i], out[i], ref);
+        }
+    }
+    /* tanh through the forward kernel: a = tanh(1·z + 0) */
+    TEST_OK(be->ops->upload(be, bw, &one, 1));
+    TEST_OK(be->ops->upload(be, bb, &zero, 1));
+    TEST_OK(be->ops->forward_layer(be, n, 1, 1, bz, bw, bb, 1, bzz, ba));
+    TEST_OK(be->ops->download(be, ba, out, n));
+    for (size_t i = 0; i < n; i++) {
+        long double ref = tanhl((long double)z[i]);
+        if (!(fabsl(out[i] - ref) <= rel_tol * fabsl(ref)))
+            fail_msg("tanh(%g) = %.17g, expected %.17Lg", z[i], out[i], ref);
+    }
+    clmlp_buf *all[] = {bz, bg, bout, bw, bb, bzz, ba};
+    for (size_t i = 0; i < 7; i++)
+        be->ops->release(be, all[i]);
+    free(out);
+    free(ones);
+}
+
+#define SUITE_TESTS(st)                                                                            \
+    cmocka_unit_test_prestate_setup_teardown(test_forward_layer, setup, teardown, &st),              \
+        cmocka_unit_test_prestate_setup_teardown(test_output_delta, setup, teardown, &st),           \
+        cmocka_unit_test_prestate_setup_teardown(test_backprop_delta, setup, teardown, &st),         \
+        cmocka_unit_test_prestate_setup_teardown(test_weight_grad, setup, teardown, &st),            \
+        cmocka_unit_test_prestate_setup_teardown(test_sgd_update, setup, teardown, &st),             \
+        cmocka_unit_test_prestate_setup_teardown(test_extreme_z, setup, teardown, &st)
+
+int main(void)
+{
+    static suite f64_own = {CLMLP_F64, CLMLP_GEMM_OWN, NULL, NULL};
+    static suite f64_clblast = {CLMLP_F64, CLMLP_GEMM_CLBLAST, NULL, NULL};
+    static suite f32_own = {CLMLP_F32, CLMLP_GEMM_OWN, NULL, NULL};
+    static suite f32_clblast = {CLMLP_F32, CLMLP_GEMM_CLBLAST, NULL, NULL};
+    const struct CMUnitTest f64_own_tests[] = {SUITE_TESTS(f64_own)};
+    const struct CMUnitTest f64_clblast_tests[] = {SUITE_TESTS(f64_clblast)};
+    const struct CMUnitTest f32_own_tests[] = {SUITE_TESTS(f32_own)};
+    const struct CMUnitTest f32_clblast_tests[] = {SUITE_TESTS(f32_clblast)};
+    int failed = 0;
+    failed += cmocka_run_group_tests_name("kernels f64, own kernels", f64_own_tests, NULL, NULL);
+    failed += cmocka_run_group_tests_name("kernels f64, CLBlast products", f64_clblast_tests, NULL, NULL);
+    failed += cmocka_run_group_tests_name("kernels f32, own kernels", f32_own_tests, NULL, NULL);
+    failed += cmocka_run_group_tests_name("kernels f32, CLBlast products", f32_clblast_tests, NULL, NULL);
+    return failed;
+}
