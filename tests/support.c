@@ -36,6 +36,14 @@ double *test_alloc(size_t n)
     return p;
 }
 
+double test_norm(const double *v, size_t n)
+{
+    long double s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += (long double)v[i] * v[i];
+    return (double)sqrtl(s);
+}
+
 double test_rel_err(const double *a, const double *b, size_t n)
 {
     long double diff = 0, ref = 0;

@@ -20,6 +20,8 @@ double test_normal(test_rng *r);
 void test_fill(test_rng *r, double *v, size_t n, double lo, double hi);
 double *test_alloc(size_t n); /* calloc that fails the test on NULL */
 
+/* Euclidean norm. */
+double test_norm(const double *v, size_t n);
 /* ‖a − b‖ / ‖b‖ (0 when both are 0). */
 double test_rel_err(const double *a, const double *b, size_t n);
 /* The exercise's residual ‖fd − g‖ / (‖fd‖ + ‖g‖). */
