@@ -1,1 +1,27 @@
-int main(void) { return 0; }
+/* The `clmlp` command: dispatches to a subcommand. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char usage[] =
+    "usage: clmlp <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  gradcheck   check backpropagation: device vs host vs finite differences\n"
+    "\n"
+    "clmlp <command> --help shows a command's options; clmlp --version the version.\n";
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        return fputs(usage, stderr), CLI_USAGE;
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0)
+        return fputs(usage, stdout), CLI_OK;
+    if (strcmp(cmd, "--version") == 0)
+        return printf("clmlp %s\n", clmlp_version()), CLI_OK;
+    if (strcmp(cmd, "gradcheck") == 0)
+        return cmd_gradcheck(argc - 1, argv + 1);
+    return cli_error(CLI_USAGE, "unknown command '%s' (see clmlp --help)", cmd);
+}

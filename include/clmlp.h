@@ -94,6 +94,10 @@ CLMLP_API void clmlp_destroy(clmlp_net *net);
 CLMLP_API size_t clmlp_num_layers(const clmlp_net *net);
 /* n_l for l in 0..L (0 when out of range or net is NULL). */
 CLMLP_API size_t clmlp_layer_size(const clmlp_net *net, size_t l);
+/* The loss the net was created with (CLMLP_LOSS_MSE for NULL). */
+CLMLP_API clmlp_loss clmlp_loss_type(const clmlp_net *net);
+/* The dtype the net computes in (CLMLP_F64 for NULL). */
+CLMLP_API clmlp_dtype clmlp_dtype_of(const clmlp_net *net);
 /* "opencl: <device name>" or "host" ("" for NULL). */
 CLMLP_API const char *clmlp_backend_name(const clmlp_net *net);
 
@@ -114,6 +118,13 @@ CLMLP_API clmlp_status clmlp_get_grad(const clmlp_net *net, size_t l, double *dW
 CLMLP_API clmlp_status clmlp_get_state(const clmlp_net *net, size_t l, double *z, double *a);
 /* W[l] −= lr·dW[l], b[l] −= lr·db[l] on every layer; lr finite and ≥ 0; needs a backward. */
 CLMLP_API clmlp_status clmlp_sgd_step(clmlp_net *net, double lr);
+
+/* Central finite differences of the loss on (x, y_true) with respect to W[l] and b[l]
+ * (dW n_l × n_{l-1}, db n_l), from forward passes only: an independent check of
+ * clmlp_backward. Costs two forwards per parameter; restores the layer and leaves no
+ * forward state (run clmlp_forward again before clmlp_backward). eps > 0. */
+CLMLP_API clmlp_status clmlp_numeric_grad(clmlp_net *net, const double *x, const double *y_true, size_t batch,
+                                          size_t l, double eps, double *dW, double *db);
 
 /* ---- IDX files (the MNIST format), raw or gzip-compressed --------------- */
 

@@ -102,9 +102,11 @@ static clmlp_status read_elements(gzFile f, const char *path, clmlp_idx *idx)
     size_t got;
     if (read_full(f, &extra, 1, &got))
         return clmlp_fail(CLMLP_EFORMAT, "%s: trailing bytes after %zu elements", path, idx->count);
+    /* Z_BUF_ERROR here is zlib's "unexpected end of file": a gzip stream cut after the
+     * last element (end of the deflate data or the CRC trailer missing) */
     int zerr = 0;
     const char *msg = gzerror(f, &zerr);
-    if (zerr != Z_OK && zerr != Z_BUF_ERROR)
+    if (zerr != Z_OK)
         return clmlp_fail(CLMLP_EFORMAT, "%s: %s", path, msg);
     return CLMLP_OK;
 }

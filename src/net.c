@@ -214,6 +214,10 @@ size_t clmlp_num_layers(const clmlp_net *net) { return net ? net->L : 0; }
 
 size_t clmlp_layer_size(const clmlp_net *net, size_t l) { return net && l <= net->L ? net->n[l] : 0; }
 
+clmlp_loss clmlp_loss_type(const clmlp_net *net) { return net ? net->cfg.loss : CLMLP_LOSS_MSE; }
+
+clmlp_dtype clmlp_dtype_of(const clmlp_net *net) { return net ? net->cfg.dtype : CLMLP_F64; }
+
 const char *clmlp_backend_name(const clmlp_net *net) { return net ? net->be->name : ""; }
 
 /* ---- parameters --------------------------------------------------------- */

@@ -1,1 +1,132 @@
-int main(void){return 1;}
+/*
+ * Which backend and device a config gets: CLMLP_DEVICE, explicit indices, AUTO's
+ * fallback to the host path, CLMLP_GEMM. Run with the argument --no-platform (and
+ * OCL_ICD_VENDORS pointing at an empty folder) it checks a machine without any OpenCL
+ * platform: AUTO still works, on the host path.
+ */
+#define CL_TARGET_OPENCL_VERSION 120
+#include "support.h"
+
+#include <CL/cl.h>
+#include <stdlib.h>
+#include <string.h>
+
+static clmlp_status try_create(clmlp_backend backend, int platform, int device, clmlp_net **out)
+{
+    const size_t sizes[] = {2, 2};
+    clmlp_config cfg;
+    clmlp_config_init(&cfg);
+    cfg.backend = backend;
+    cfg.platform = platform;
+    cfg.device = device;
+    *out = NULL;
+    return clmlp_create(sizes, 2, &cfg, out);
+}
+
+static int machine_has(cl_device_type type)
+{
+    cl_platform_id platforms[16];
+    cl_uint n = 0;
+    if (clGetPlatformIDs(16, platforms, &n) != CL_SUCCESS)
+        return 0;
+    for (cl_uint p = 0; p < n && p < 16; p++) {
+        cl_uint count = 0;
+        if (clGetDeviceIDs(platforms[p], type, 0, NULL, &count) == CL_SUCCESS && count > 0)
+            return 1;
+    }
+    return 0;
+}
+
+static void env_device_spec(void **state)
+{
+    (void)state;
+    clmlp_net *net;
+    setenv("CLMLP_DEVICE", "cpu", 1);
+    if (machine_has(CL_DEVICE_TYPE_CPU)) {
+        TEST_OK(try_create(CLMLP_BACKEND_OPENCL, -1, -1, &net));
+        assert_true(strncmp(clmlp_backend_name(net), "opencl: ", 8) == 0);
+        clmlp_destroy(net);
+    }
+    setenv("CLMLP_DEVICE", "gpu", 1);
+    if (!machine_has(CL_DEVICE_TYPE_GPU)) {
+        TEST_FAILS(CLMLP_ENODEVICE, try_create(CLMLP_BACKEND_OPENCL, -1, -1, &net));
+        assert_non_null(strstr(clmlp_last_error(), "GPU"));
+        TEST_OK(try_create(CLMLP_BACKEND_AUTO, -1, -1, &net)); /* AUTO falls back to the host */
+        assert_string_equal(clmlp_backend_name(net), "host");
+        clmlp_destroy(net);
+    }
+    setenv("CLMLP_DEVICE", "0:0", 1);
+    TEST_OK(try_create(CLMLP_BACKEND_OPENCL, -1, -1, &net));
+    clmlp_destroy(net);
+    setenv("CLMLP_DEVICE", "7:0", 1);
+    TEST_FAILS(CLMLP_ENODEVICE, try_create(CLMLP_BACKEND_OPENCL, -1, -1, &net));
+    assert_non_null(strstr(clmlp_last_error(), "platform 7"));
+    setenv("CLMLP_DEVICE", "banana", 1);
+    TEST_FAILS(CLMLP_EINVAL, try_create(CLMLP_BACKEND_OPENCL, -1, -1, &net));
+    TEST_FAILS(CLMLP_EINVAL, try_create(CLMLP_BACKEND_AUTO, -1, -1, &net)); /* a typo is not "no device" */
+    assert_non_null(strstr(clmlp_last_error(), "banana"));
+    setenv("CLMLP_DEVICE", "0:0", 1);
+    TEST_OK(try_create(CLMLP_BACKEND_HOST, -1, -1, &net)); /* the host path ignores it */
+    assert_string_equal(clmlp_backend_name(net), "host");
+    clmlp_destroy(net);
+    unsetenv("CLMLP_DEVICE");
+}
+
+static void config_indices(void **state)
+{
+    (void)state;
+    clmlp_net *net;
+    setenv("CLMLP_DEVICE", "banana", 1); /* explicit indices take precedence */
+    TEST_OK(try_create(CLMLP_BACKEND_OPENCL, 0, 0, &net));
+    clmlp_destroy(net);
+    TEST_OK(try_create(CLMLP_BACKEND_OPENCL, 0, -1, &net));
+    clmlp_destroy(net);
+    TEST_FAILS(CLMLP_ENODEVICE, try_create(CLMLP_BACKEND_OPENCL, 0, 99, &net));
+    assert_non_null(strstr(clmlp_last_error(), "0:99"));
+    TEST_FAILS(CLMLP_ENODEVICE, try_create(CLMLP_BACKEND_OPENCL, 5, 0, &net));
+    unsetenv("CLMLP_DEVICE");
+    TEST_OK(try_create(CLMLP_BACKEND_AUTO, -1, -1, &net));
+    assert_true(strncmp(clmlp_backend_name(net), "opencl: ", 8) == 0);
+    clmlp_destroy(net);
+}
+
+static void gemm_choice(void **state)
+{
+    (void)state;
+    clmlp_net *net;
+    setenv("CLMLP_GEMM", "fastest", 1);
+    TEST_FAILS(CLMLP_EINVAL, try_create(CLMLP_BACKEND_OPENCL, -1, -1, &net));
+    assert_non_null(strstr(clmlp_last_error(), "CLMLP_GEMM"));
+    setenv("CLMLP_GEMM", "own", 1);
+    TEST_OK(try_create(CLMLP_BACKEND_OPENCL, -1, -1, &net));
+    clmlp_destroy(net);
+    unsetenv("CLMLP_GEMM");
+}
+
+/* Run in a process whose ICD loader sees no platform. */
+static void no_platform(void **state)
+{
+    (void)state;
+    clmlp_net *net;
+    TEST_FAILS(CLMLP_ENODEVICE, try_create(CLMLP_BACKEND_OPENCL, -1, -1, &net));
+    assert_non_null(strstr(clmlp_last_error(), "platform"));
+    TEST_OK(try_create(CLMLP_BACKEND_AUTO, -1, -1, &net));
+    assert_string_equal(clmlp_backend_name(net), "host");
+    double x[2] = {0.5, -0.5}, y[2];
+    TEST_OK(clmlp_forward(net, x, 1, y));
+    clmlp_destroy(net);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "--no-platform") == 0) {
+        const struct CMUnitTest tests[] = {cmocka_unit_test(no_platform)};
+        return cmocka_run_group_tests(tests, NULL, NULL);
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(env_device_spec),
+        cmocka_unit_test(config_indices),
+        cmocka_unit_test(gemm_choice),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,25 @@
+/* Shared by the `clmlp` command's subcommands: option parsing and exit codes. */
+#ifndef CLMLP_CLI_H
+#define CLMLP_CLI_H
+
+#include <stddef.h>
+
+#include "clmlp.h"
+
+enum { CLI_OK = 0, CLI_RUNTIME = 1, CLI_USAGE = 2 };
+
+/* Prints "clmlp: <message>" to stderr as one line; returns code. */
+int cli_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* "784,256,10" into sizes (at most max); 0 on a malformed list. */
+size_t cli_parse_sizes(const char *text, size_t *sizes, size_t max);
+int cli_parse_backend(const char *text, clmlp_backend *out);
+int cli_parse_dtype(const char *text, clmlp_dtype *out);
+int cli_parse_loss(const char *text, clmlp_loss *out);
+/* Whole-string numbers in [lo, hi]; 0 on failure. */
+int cli_parse_u64(const char *text, unsigned long long lo, unsigned long long hi, unsigned long long *out);
+int cli_parse_double(const char *text, double lo, double hi, double *out);
+
+int cmd_gradcheck(int argc, char **argv);
+
+#endif
