@@ -41,9 +41,12 @@ static int read_full(gzFile f, void *dst, size_t n, size_t *got)
 static clmlp_status stream_error(gzFile f, const char *path, const char *what, size_t got, size_t want)
 {
     int zerr = 0;
-    const char *msg = gzerror(f, &zerr);
+    int err = errno;
+    const char *msg = gzerror(f, &zerr); /* zlib's message starts with the path */
+    if (zerr == Z_ERRNO)
+        return clmlp_fail(CLMLP_EIO, "%s: cannot read the %s: %s", path, what, strerror(err));
     if (zerr != Z_OK && zerr != Z_BUF_ERROR)
-        return clmlp_fail(CLMLP_EFORMAT, "%s: %s: %s", path, what, msg);
+        return clmlp_fail(CLMLP_EFORMAT, "%s (in the %s)", msg, what);
     return clmlp_fail(CLMLP_EFORMAT, "%s: truncated %s: %zu of %zu bytes", path, what, got, want);
 }
 
@@ -51,6 +54,7 @@ static clmlp_status read_header(gzFile f, const char *path, clmlp_idx *idx)
 {
     uint8_t magic[4];
     size_t got;
+    errno = 0;
     if (!read_full(f, magic, 4, &got))
         return stream_error(f, path, "header", got, 4);
     if (magic[0] != 0 || magic[1] != 0)
@@ -93,6 +97,7 @@ static clmlp_status read_elements(gzFile f, const char *path, clmlp_idx *idx)
             cap = grown;
         }
         size_t got;
+        errno = 0;
         int full = read_full(f, idx->data + have, cap - have, &got);
         have += got;
         if (!full)
@@ -107,7 +112,7 @@ static clmlp_status read_elements(gzFile f, const char *path, clmlp_idx *idx)
     int zerr = 0;
     const char *msg = gzerror(f, &zerr);
     if (zerr != Z_OK)
-        return clmlp_fail(CLMLP_EFORMAT, "%s: %s", path, msg);
+        return clmlp_fail(CLMLP_EFORMAT, "%s", msg);
     return CLMLP_OK;
 }
 
