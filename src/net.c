@@ -91,6 +91,19 @@ static clmlp_status check_finite(const clmlp_net *net, const double *v, size_t r
     return CLMLP_OK;
 }
 
+/* Reads n values and refuses NaN or Inf among them: a blow-up (a huge learning rate,
+ * logits beyond float range) surfaces at the first read instead of passing silently. */
+static clmlp_status read_finite(const clmlp_net *net, const clmlp_buf *buf, double *dst, size_t n, const char *what,
+                                size_t l)
+{
+    TRY(net->be->ops->download(net->be, buf, dst, n));
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(dst[i]))
+            return clmlp_fail(CLMLP_ENUMERIC, "%s[%zu] element %zu is %g: the net diverged (learning rate too large?)",
+                              what, l, i, dst[i]);
+    return CLMLP_OK;
+}
+
 /* ---- creation ----------------------------------------------------------- */
 
 static void release_batch_state(clmlp_net *net, layer *layers, clmlp_buf *y, clmlp_buf *row_loss)
@@ -239,8 +252,8 @@ clmlp_status clmlp_get_layer(const clmlp_net *net, size_t l, double *W, double *
     if (!net || !W || !b)
         return clmlp_fail(CLMLP_EINVAL, "clmlp_get_layer: %s is NULL", !net ? "net" : !W ? "W" : "b");
     TRY(check_layer_index(net, l, 1));
-    TRY(net->be->ops->download(net->be, net->layers[l].W, W, net->n[l] * net->n[l - 1]));
-    return net->be->ops->download(net->be, net->layers[l].b, b, net->n[l]);
+    TRY(read_finite(net, net->layers[l].W, W, net->n[l] * net->n[l - 1], "W", l));
+    return read_finite(net, net->layers[l].b, b, net->n[l], "b", l);
 }
 
 /* ---- forward and backward ----------------------------------------------- */
@@ -318,7 +331,7 @@ clmlp_status clmlp_forward(clmlp_net *net, const double *x, size_t batch, double
             return clmlp_fail_context(s, "clmlp_forward layer %zu", l);
     }
     if (y)
-        TRY(ops->download(net->be, net->layers[net->L].a, y, batch * net->n[net->L]));
+        TRY(read_finite(net, net->layers[net->L].a, y, batch * net->n[net->L], "a", net->L));
     net->batch = batch;
     net->weights_moved = 0;
     return CLMLP_OK;
@@ -352,7 +365,9 @@ clmlp_status clmlp_backward(clmlp_net *net, const double *y_true, double *loss)
             return clmlp_fail_context(s, "clmlp_backward layer %zu", l);
     }
 
-    /* Always read the loss: it is how a NaN or Inf never passes silently. */
+    net->have_grad = 1;
+    if (!loss)
+        return CLMLP_OK; /* nothing to wait for: the caller reads nothing */
     double *rows = malloc(batch * sizeof *rows);
     if (!rows)
         return clmlp_fail(CLMLP_ENOMEM, "clmlp_backward: cannot allocate %zu losses", batch);
@@ -364,9 +379,7 @@ clmlp_status clmlp_backward(clmlp_net *net, const double *y_true, double *loss)
     TRY(s);
     if (!isfinite(total))
         return clmlp_fail(CLMLP_ENUMERIC, "clmlp_backward: the loss is %g; inputs, targets or weights are too large", total);
-    if (loss)
-        *loss = total;
-    net->have_grad = 1;
+    *loss = total;
     return CLMLP_OK;
 }
 
@@ -377,8 +390,8 @@ clmlp_status clmlp_get_grad(const clmlp_net *net, size_t l, double *dW, double *
     TRY(check_layer_index(net, l, 1));
     if (!net->have_grad)
         return clmlp_fail(CLMLP_EINVAL, "clmlp_get_grad: no gradients; call clmlp_backward first");
-    TRY(net->be->ops->download(net->be, net->layers[l].dW, dW, net->n[l] * net->n[l - 1]));
-    return net->be->ops->download(net->be, net->layers[l].db, db, net->n[l]);
+    TRY(read_finite(net, net->layers[l].dW, dW, net->n[l] * net->n[l - 1], "dW", l));
+    return read_finite(net, net->layers[l].db, db, net->n[l], "db", l);
 }
 
 clmlp_status clmlp_get_state(const clmlp_net *net, size_t l, double *z, double *a)
@@ -392,8 +405,8 @@ clmlp_status clmlp_get_state(const clmlp_net *net, size_t l, double *z, double *
         return clmlp_fail(CLMLP_EINVAL, "clmlp_get_state: no forward state; call clmlp_forward first");
     size_t count = net->batch * net->n[l];
     if (z)
-        TRY(net->be->ops->download(net->be, net->layers[l].z, z, count));
-    return net->be->ops->download(net->be, net->layers[l].a, a, count);
+        TRY(read_finite(net, net->layers[l].z, z, count, "z", l));
+    return read_finite(net, net->layers[l].a, a, count, "a", l);
 }
 
 clmlp_status clmlp_sgd_step(clmlp_net *net, double lr)

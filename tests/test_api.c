@@ -238,6 +238,28 @@ static void call_errors_change_nothing(void **state)
     clmlp_destroy(net);
 }
 
+/* A diverging net reports ENUMERIC at the first read instead of returning Inf or NaN. */
+static void divergence_is_reported(void **state)
+{
+    const size_t sizes[] = {1, 1};
+    clmlp_net *net = test_net(sizes, 2, backend_of(state), CLMLP_F32, CLMLP_LOSS_SOFTMAX_CE, 0);
+    double W = 1e30, b = 0, x = 1e10, y = 1, out = 0, dW, db;
+    TEST_OK(clmlp_set_layer(net, 1, &W, &b));
+    TEST_FAILS(CLMLP_ENUMERIC, clmlp_forward(net, &x, 1, &out)); /* z = 1e40 overflows float */
+    clmlp_destroy(net);
+
+    net = test_net(sizes, 2, backend_of(state), CLMLP_F32, CLMLP_LOSS_MSE, 0);
+    W = 0.5, x = 2, y = 1;
+    TEST_OK(clmlp_set_layer(net, 1, &W, &b));
+    TEST_OK(clmlp_forward(net, &x, 1, &out));
+    TEST_OK(clmlp_backward(net, &y, NULL));
+    TEST_OK(clmlp_get_grad(net, 1, &dW, &db));
+    TEST_OK(clmlp_sgd_step(net, 3e38 / fabs(dW) * 4)); /* W − lr·dW leaves float range */
+    TEST_FAILS(CLMLP_ENUMERIC, clmlp_get_layer(net, 1, &W, &b));
+    assert_non_null(strstr(clmlp_last_error(), "diverged"));
+    clmlp_destroy(net);
+}
+
 int main(void)
 {
     static clmlp_backend host = CLMLP_BACKEND_HOST, opencl = CLMLP_BACKEND_OPENCL;
@@ -245,6 +267,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(config_defaults), BOTH(one_unit_by_hand),   BOTH(softmax_ce_by_hand),
         BOTH(seeded_init),                 BOTH(create_errors),      BOTH(call_errors_change_nothing),
+        BOTH(divergence_is_reported),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
