@@ -126,6 +126,126 @@ CLMLP_API clmlp_status clmlp_sgd_step(clmlp_net *net, double lr);
 CLMLP_API clmlp_status clmlp_numeric_grad(clmlp_net *net, const double *x, const double *y_true, size_t batch,
                                           size_t l, double eps, double *dW, double *db);
 
+/* ---- datasets: MNIST-format data on the net's device --------------------- */
+
+typedef enum {
+    CLMLP_TARGET_ONEHOT_01 = 0, /* y_k = 1 for the label's class, 0 elsewhere */
+    CLMLP_TARGET_ONEHOT_PM1 = 1 /* y_k = +1 for the label's class, −1 elsewhere */
+} clmlp_target;
+
+typedef enum {
+    CLMLP_NORMALIZE_NONE = 0,
+    CLMLP_NORMALIZE_GIVEN = 1, /* (x − mean) / std with the values given */
+    CLMLP_NORMALIZE_DATA = 2   /* mean and std of the images loaded (the training set) */
+} clmlp_normalize;
+
+/* How raw images become inputs: x = ((crop(pixels) / 255 if scale_255) − mean) / std. */
+typedef struct clmlp_preprocess {
+    int scale_255;             /* 1: pixels / 255 */
+    clmlp_normalize normalize;
+    double mean, std;          /* used by GIVEN; filled in by DATA when loading */
+    size_t crop;               /* 0: whole image; else the centered crop × crop window */
+    clmlp_target target;
+} clmlp_preprocess;
+
+/* scale_255 1, NORMALIZE_DATA, mean 0, std 1, crop 0, one-hot {0,1}. */
+CLMLP_API void clmlp_preprocess_init(clmlp_preprocess *pp);
+
+typedef struct clmlp_dataset clmlp_dataset;
+
+/* Loads an IDX image file (count × rows × cols) and label file (count, values <
+ * n_L) into a dataset on the net's device, uploaded once. pp is updated when it asks
+ * for NORMALIZE_DATA (mean and std are filled in: pass the same pp, now GIVEN-like, for
+ * the test set). Mismatched counts, sizes that do not match n_0 or n_L, or a crop
+ * larger than the image are CLMLP_EINVAL naming both numbers. The dataset belongs to
+ * the net: destroy it before the net. */
+CLMLP_API clmlp_status clmlp_dataset_load(clmlp_net *net, const char *images_path, const char *labels_path,
+                                          clmlp_preprocess *pp, clmlp_dataset **out);
+/* The same from memory: count images of rows × cols bytes, count labels. */
+CLMLP_API clmlp_status clmlp_dataset_create(clmlp_net *net, const uint8_t *images, const uint8_t *labels,
+                                            size_t count, size_t rows, size_t cols, clmlp_preprocess *pp,
+                                            clmlp_dataset **out);
+CLMLP_API void clmlp_dataset_destroy(clmlp_dataset *data);
+CLMLP_API size_t clmlp_dataset_count(const clmlp_dataset *data);
+
+/* ---- training and evaluation ---------------------------------------------- */
+
+typedef struct clmlp_train_options {
+    size_t batch;         /* samples per step (default 128) */
+    double lr;            /* learning rate for the loss averaged over the batch (0.1) */
+    double momentum;      /* 0: plain SGD; v = momentum·v + g, W −= lr·v (torch's SGD) */
+    double weight_decay;  /* g += weight_decay·W (0) */
+    double lr_decay;      /* lr of epoch e (from 0) is lr·lr_decay^e (1: constant) */
+    uint64_t seed;        /* the shuffle of epoch e is seeded by (seed, e) */
+    size_t report_every;  /* steps between progress callbacks (0: only at the end) */
+    /* Called every report_every steps with the samples done and the running mean loss;
+     * returning nonzero stops the epoch early (CLMLP_OK, stats cover what ran). */
+    int (*progress)(void *user, size_t samples_done, size_t samples_total, double running_loss);
+    void *user;
+} clmlp_train_options;
+
+CLMLP_API void clmlp_train_options_init(clmlp_train_options *opt);
+
+typedef struct clmlp_epoch_stats {
+    double loss;     /* mean loss per sample over the epoch (as trained, before each step) */
+    double accuracy; /* fraction of samples classified right during the epoch */
+    size_t samples;
+    double seconds;  /* wall time of the training loop */
+} clmlp_epoch_stats;
+
+/* One epoch of minibatch SGD over a shuffled `train`, entirely on the net's device:
+ * gather, forward, backward and update per batch; the only reads are the loss and
+ * correct-count scalars at each report and at the end. `epoch` (from 0) picks the
+ * shuffle and the decayed learning rate; momentum buffers persist across epochs.
+ * CLMLP_ENUMERIC naming the epoch and step when the loss turns NaN or Inf. */
+CLMLP_API clmlp_status clmlp_train_epoch(clmlp_net *net, const clmlp_dataset *train,
+                                         const clmlp_train_options *opt, size_t epoch, clmlp_epoch_stats *stats);
+
+typedef struct clmlp_eval {
+    double loss;        /* mean loss per sample */
+    double accuracy;
+    size_t n;
+    size_t classes;     /* n_L */
+    size_t *confusion;  /* classes × classes, row = true label, column = predicted; may be NULL */
+} clmlp_eval;
+
+/* Loss, accuracy and (when confusion is not NULL, classes × classes entries) the
+ * confusion matrix of the net on `data`, computed on the device. */
+CLMLP_API clmlp_status clmlp_evaluate(clmlp_net *net, const clmlp_dataset *data, clmlp_eval *out);
+
+/* Inputs from raw images as a dataset would make them: x receives count × n inputs,
+ * n = crop² (or rows·cols without crop). NORMALIZE_DATA is treated as GIVEN here. */
+CLMLP_API clmlp_status clmlp_preprocess_apply(const clmlp_preprocess *pp, const uint8_t *images, size_t count,
+                                              size_t rows, size_t cols, double *x);
+
+/* ---- model files ------------------------------------------------------------- */
+
+/* Writes sizes, loss, dtype, preprocessing and weights (format in README.md) to a
+ * temporary file beside path, then renames it over path: a crash leaves the old file
+ * or the new one, never half of one. */
+CLMLP_API clmlp_status clmlp_save(const clmlp_net *net, const clmlp_preprocess *pp, const char *path);
+/* Creates the saved net with cfg's backend, device and seed (cfg may be NULL; its dtype
+ * and loss are ignored: the file's are used); pp (may be NULL) receives the
+ * preprocessing. CLMLP_EFORMAT for a corrupt, truncated or foreign file. */
+CLMLP_API clmlp_status clmlp_load(const char *path, const clmlp_config *cfg, clmlp_net **out,
+                                  clmlp_preprocess *pp);
+
+/* ---- devices ------------------------------------------------------------------- */
+
+typedef struct clmlp_device_info {
+    int platform, device;
+    char platform_name[128], name[128];
+    char type[16];                /* "GPU", "CPU", "accelerator", "other" */
+    unsigned compute_units;
+    uint64_t global_memory, max_allocation; /* bytes */
+    int fp64;                     /* has cl_khr_fp64 */
+    int chosen;                   /* what platform = device = −1 would pick now */
+} clmlp_device_info;
+
+/* Fills up to max entries and sets *count to the number of devices (0 without any
+ * OpenCL platform: not an error). */
+CLMLP_API clmlp_status clmlp_list_devices(clmlp_device_info *infos, size_t max, size_t *count);
+
 /* ---- IDX files (the MNIST format), raw or gzip-compressed --------------- */
 
 /* An IDX file of unsigned bytes (type 0x08) with 1 to 4 dimensions: MNIST images are
