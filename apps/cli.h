@@ -21,5 +21,9 @@ int cli_parse_u64(const char *text, unsigned long long lo, unsigned long long hi
 int cli_parse_double(const char *text, double lo, double hi, double *out);
 
 int cmd_gradcheck(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
+int cmd_devices(int argc, char **argv);
 
 #endif

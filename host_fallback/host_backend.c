@@ -25,6 +25,11 @@ struct clmlp_buf {
     void *data; /* n doubles or n floats */
 };
 
+struct clmlp_ibuf {
+    size_t n;
+    uint32_t *data;
+};
+
 static int is_f32(const clmlp_be *be) { return be->dtype == CLMLP_F32; }
 
 #define F32(buf) ((float *)(buf)->data)
@@ -59,15 +64,61 @@ static void host_release(clmlp_be *be, clmlp_buf *buf)
     }
 }
 
-static clmlp_status host_upload(clmlp_be *be, clmlp_buf *dst, const double *src, size_t n)
+static clmlp_status host_upload(clmlp_be *be, clmlp_buf *dst, size_t offset, const double *src, size_t n)
 {
-    if (n > dst->n)
-        return clmlp_fail(CLMLP_EINVAL, "upload of %zu elements into a buffer of %zu", n, dst->n);
+    if (offset > dst->n || n > dst->n - offset)
+        return clmlp_fail(CLMLP_EINVAL, "upload of %zu elements at %zu into a buffer of %zu", n, offset, dst->n);
     if (is_f32(be))
         for (size_t e = 0; e < n; e++)
-            F32(dst)[e] = (float)src[e];
+            F32(dst)[offset + e] = (float)src[e];
     else
-        memcpy(dst->data, src, n * sizeof(double));
+        memcpy(F64(dst) + offset, src, n * sizeof(double));
+    return CLMLP_OK;
+}
+
+static clmlp_status host_fill(clmlp_be *be, clmlp_buf *dst, size_t n, double value)
+{
+    if (n > dst->n)
+        return clmlp_fail(CLMLP_EINVAL, "fill of %zu elements in a buffer of %zu", n, dst->n);
+    for (size_t e = 0; e < n; e++)
+        if (is_f32(be))
+            F32(dst)[e] = (float)value;
+        else
+            F64(dst)[e] = value;
+    return CLMLP_OK;
+}
+
+static clmlp_status host_alloc_indices(clmlp_be *be, size_t n, clmlp_ibuf **out)
+{
+    (void)be;
+    clmlp_ibuf *buf = malloc(sizeof *buf);
+    uint32_t *data = n <= SIZE_MAX / sizeof(uint32_t) ? malloc(n ? n * sizeof(uint32_t) : 1) : NULL;
+    if (!buf || !data) {
+        free(buf);
+        free(data);
+        return clmlp_fail(CLMLP_ENOMEM, "cannot allocate %zu indices", n);
+    }
+    buf->n = n;
+    buf->data = data;
+    *out = buf;
+    return CLMLP_OK;
+}
+
+static void host_release_indices(clmlp_be *be, clmlp_ibuf *buf)
+{
+    (void)be;
+    if (buf) {
+        free(buf->data);
+        free(buf);
+    }
+}
+
+static clmlp_status host_upload_indices(clmlp_be *be, clmlp_ibuf *dst, const uint32_t *src, size_t n)
+{
+    (void)be;
+    if (n > dst->n)
+        return clmlp_fail(CLMLP_EINVAL, "upload of %zu indices into a buffer of %zu", n, dst->n);
+    memcpy(dst->data, src, n * sizeof *src);
     return CLMLP_OK;
 }
 
@@ -151,18 +202,68 @@ static clmlp_status host_sgd_update(clmlp_be *be, size_t count, double lr, const
     return CLMLP_OK;
 }
 
+static clmlp_status host_gather_rows(clmlp_be *be, const clmlp_buf *src, size_t cols, const clmlp_ibuf *idx,
+                                     size_t first, size_t rows, clmlp_buf *dst)
+{
+    if (is_f32(be))
+        gather_rows_f32(F32(src), cols, idx->data + first, rows, F32(dst));
+    else
+        gather_rows_f64(F64(src), cols, idx->data + first, rows, F64(dst));
+    return CLMLP_OK;
+}
+
+static clmlp_status host_sgd_momentum(clmlp_be *be, size_t count, double lr, double grad_scale, double momentum,
+                                      double weight_decay, const clmlp_buf *grad, clmlp_buf *velocity,
+                                      clmlp_buf *param)
+{
+    if (is_f32(be))
+        sgd_momentum_f32(count, (float)lr, (float)grad_scale, (float)momentum, (float)weight_decay, F32(grad),
+                         F32(velocity), F32(param));
+    else
+        sgd_momentum_f64(count, lr, grad_scale, momentum, weight_decay, F64(grad), F64(velocity), F64(param));
+    return CLMLP_OK;
+}
+
+static clmlp_status host_batch_stats(clmlp_be *be, size_t batch, size_t n, const clmlp_buf *out,
+                                     const clmlp_buf *y, const clmlp_buf *row_loss, clmlp_buf *stats)
+{
+    if (is_f32(be))
+        batch_stats_f32(batch, n, F32(out), F32(y), F32(row_loss), F32(stats));
+    else
+        batch_stats_f64(batch, n, F64(out), F64(y), F64(row_loss), F64(stats));
+    return CLMLP_OK;
+}
+
+static clmlp_status host_confusion_update(clmlp_be *be, size_t batch, size_t n, const clmlp_buf *out,
+                                          const clmlp_buf *y, clmlp_buf *confusion)
+{
+    if (is_f32(be))
+        confusion_update_f32(batch, n, F32(out), F32(y), F32(confusion));
+    else
+        confusion_update_f64(batch, n, F64(out), F64(y), F64(confusion));
+    return CLMLP_OK;
+}
+
 static const clmlp_backend_ops host_ops = {
     .destroy = host_destroy,
     .alloc = host_alloc,
     .release = host_release,
     .upload = host_upload,
     .download = host_download,
+    .fill = host_fill,
+    .alloc_indices = host_alloc_indices,
+    .release_indices = host_release_indices,
+    .upload_indices = host_upload_indices,
     .forward_layer = host_forward_layer,
     .output_delta = host_output_delta,
     .backprop_delta = host_backprop_delta,
     .sech2_mul = host_sech2_mul,
     .weight_grad = host_weight_grad,
     .sgd_update = host_sgd_update,
+    .gather_rows = host_gather_rows,
+    .sgd_momentum = host_sgd_momentum,
+    .batch_stats = host_batch_stats,
+    .confusion_update = host_confusion_update,
 };
 
 clmlp_status clmlp_host_backend_create(clmlp_dtype dtype, clmlp_be **out)

@@ -10,9 +10,12 @@
 #ifndef CLMLP_BACKEND_H
 #define CLMLP_BACKEND_H
 
+#include <stdint.h>
+
 #include "clmlp.h"
 
 typedef struct clmlp_buf clmlp_buf; /* defined by each backend */
+typedef struct clmlp_ibuf clmlp_ibuf; /* an array of uint32 indices, likewise */
 typedef struct clmlp_be clmlp_be;
 
 typedef struct clmlp_backend_ops {
@@ -20,9 +23,16 @@ typedef struct clmlp_backend_ops {
 
     clmlp_status (*alloc)(clmlp_be *be, size_t n, clmlp_buf **out);
     void (*release)(clmlp_be *be, clmlp_buf *buf); /* NULL is a no-op */
-    /* The first n elements, converted from/to double. */
-    clmlp_status (*upload)(clmlp_be *be, clmlp_buf *dst, const double *src, size_t n);
+    /* n elements from element `offset` on (upload) or the first n (download), converted
+     * from/to double. */
+    clmlp_status (*upload)(clmlp_be *be, clmlp_buf *dst, size_t offset, const double *src, size_t n);
     clmlp_status (*download)(clmlp_be *be, const clmlp_buf *src, double *dst, size_t n);
+    /* The first n elements = value. */
+    clmlp_status (*fill)(clmlp_be *be, clmlp_buf *dst, size_t n, double value);
+
+    clmlp_status (*alloc_indices)(clmlp_be *be, size_t n, clmlp_ibuf **out);
+    void (*release_indices)(clmlp_be *be, clmlp_ibuf *buf); /* NULL is a no-op */
+    clmlp_status (*upload_indices)(clmlp_be *be, clmlp_ibuf *dst, const uint32_t *src, size_t n);
 
     /* z = a_prev·W^T + b, a = tanh(z) (a = z when !apply_tanh): the forward pass of one
      * layer; a_prev batch × n_in, W n_out × n_in, b n_out, z and a batch × n_out. */
@@ -52,6 +62,23 @@ typedef struct clmlp_backend_ops {
     /* param −= lr · grad on count elements. */
     clmlp_status (*sgd_update)(clmlp_be *be, size_t count, double lr, const clmlp_buf *grad,
                                clmlp_buf *param);
+
+    /* ---- training ---- */
+    /* dst row r = src row idx[first + r] for r < rows; rows are `cols` wide. */
+    clmlp_status (*gather_rows)(clmlp_be *be, const clmlp_buf *src, size_t cols, const clmlp_ibuf *idx,
+                                size_t first, size_t rows, clmlp_buf *dst);
+    /* torch's SGD with momentum and weight decay on count elements:
+     *   g = grad_scale·grad + weight_decay·param;  v = momentum·v + g;  param −= lr·v */
+    clmlp_status (*sgd_momentum)(clmlp_be *be, size_t count, double lr, double grad_scale, double momentum,
+                                 double weight_decay, const clmlp_buf *grad, clmlp_buf *velocity,
+                                 clmlp_buf *param);
+    /* stats[0] += Σ row_loss, stats[1] += rows whose argmax(out) equals argmax(y);
+     * out and y batch × n. */
+    clmlp_status (*batch_stats)(clmlp_be *be, size_t batch, size_t n, const clmlp_buf *out, const clmlp_buf *y,
+                                const clmlp_buf *row_loss, clmlp_buf *stats);
+    /* confusion[argmax(y) · n + argmax(out)] += 1 per row. */
+    clmlp_status (*confusion_update)(clmlp_be *be, size_t batch, size_t n, const clmlp_buf *out,
+                                     const clmlp_buf *y, clmlp_buf *confusion);
 } clmlp_backend_ops;
 
 struct clmlp_be {

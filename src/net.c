@@ -7,36 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend.h"
 #include "checked.h"
 #include "error.h"
+#include "net_internal.h"
 #include "rng.h"
 
-typedef struct layer {
-    clmlp_buf *W, *b, *dW, *db; /* parameters and their gradients (l ≥ 1) */
-    clmlp_buf *z, *a, *delta;   /* batch × n_l state; layer 0 has only a, the input */
-} layer;
-
-struct clmlp_net {
-    clmlp_be *be;
-    clmlp_config cfg;
-    size_t L;
-    size_t *n;         /* n[0..L] */
-    layer *layers;     /* [0..L] */
-    clmlp_buf *y;      /* targets, batch × n_L */
-    clmlp_buf *row_loss;
-    size_t capacity;   /* rows the batch buffers hold */
-    size_t batch;      /* rows of the last forward; 0: no usable forward state */
-    int weights_moved; /* weights changed since the last forward: backward would mix them */
-    int have_grad;
-};
-
-#define TRY(expr)                 \
-    do {                          \
-        clmlp_status s_ = (expr); \
-        if (s_ != CLMLP_OK)       \
-            return s_;            \
-    } while (0)
 
 /* ---- configuration ------------------------------------------------------ */
 
@@ -129,7 +104,12 @@ void clmlp_destroy(clmlp_net *net)
             ops->release(net->be, net->layers[l].b);
             ops->release(net->be, net->layers[l].dW);
             ops->release(net->be, net->layers[l].db);
+            ops->release(net->be, net->layers[l].vW);
+            ops->release(net->be, net->layers[l].vb);
         }
+        ops->release(net->be, net->stats);
+        ops->release(net->be, net->confusion);
+        ops->release_indices(net->be, net->order);
         release_batch_state(net, net->layers, net->y, net->row_loss);
     }
     if (net->be)
@@ -151,9 +131,9 @@ static clmlp_status init_weights(clmlp_net *net)
         double bound = 1.0 / sqrt((double)net->n[l - 1]);
         for (size_t e = 0; e < n_w + n_b; e++)
             values[e] = bound * (2.0 * clmlp_rng_uniform(&state) - 1.0);
-        clmlp_status s = net->be->ops->upload(net->be, net->layers[l].W, values, n_w);
+        clmlp_status s = net->be->ops->upload(net->be, net->layers[l].W, 0, values, n_w);
         if (s == CLMLP_OK)
-            s = net->be->ops->upload(net->be, net->layers[l].b, values + n_w, n_b);
+            s = net->be->ops->upload(net->be, net->layers[l].b, 0, values + n_w, n_b);
         free(values);
         TRY(s);
     }
@@ -243,8 +223,8 @@ clmlp_status clmlp_set_layer(clmlp_net *net, size_t l, const double *W, const do
     TRY(check_finite(net, W, net->n[l], net->n[l - 1], "W"));
     TRY(check_finite(net, b, 1, net->n[l], "b"));
     net->weights_moved = 1;
-    TRY(net->be->ops->upload(net->be, net->layers[l].W, W, net->n[l] * net->n[l - 1]));
-    return net->be->ops->upload(net->be, net->layers[l].b, b, net->n[l]);
+    TRY(net->be->ops->upload(net->be, net->layers[l].W, 0, W, net->n[l] * net->n[l - 1]));
+    return net->be->ops->upload(net->be, net->layers[l].b, 0, b, net->n[l]);
 }
 
 clmlp_status clmlp_get_layer(const clmlp_net *net, size_t l, double *W, double *b)
@@ -260,7 +240,7 @@ clmlp_status clmlp_get_layer(const clmlp_net *net, size_t l, double *W, double *
 
 /* Batch buffers hold `rows` rows; growing allocates the new set before freeing the
  * old, so a failure leaves the net as it was. */
-static clmlp_status ensure_capacity(clmlp_net *net, size_t rows)
+clmlp_status clmlp_net_reserve(clmlp_net *net, size_t rows)
 {
     if (rows <= net->capacity)
         return CLMLP_OK;
@@ -300,9 +280,48 @@ static clmlp_status ensure_capacity(clmlp_net *net, size_t rows)
     return CLMLP_OK;
 }
 
+
 static int apply_tanh(const clmlp_net *net, size_t l)
 {
     return !(net->cfg.loss == CLMLP_LOSS_SOFTMAX_CE && l == net->L);
+}
+
+clmlp_status clmlp_net_forward_pass(clmlp_net *net, size_t batch)
+{
+    for (size_t l = 1; l <= net->L; l++) {
+        layer *ly = &net->layers[l];
+        clmlp_status s = net->be->ops->forward_layer(net->be, batch, net->n[l - 1], net->n[l], net->layers[l - 1].a,
+                                                     ly->W, ly->b, apply_tanh(net, l), ly->z, ly->a);
+        if (s != CLMLP_OK)
+            return clmlp_fail_context(s, "forward layer %zu", l);
+    }
+    return CLMLP_OK;
+}
+
+clmlp_status clmlp_net_output_delta(clmlp_net *net, size_t batch)
+{
+    layer *out = &net->layers[net->L];
+    return net->be->ops->output_delta(net->be, net->cfg.loss, batch, net->n[net->L], out->z, out->a, net->y,
+                                      out->delta, net->row_loss);
+}
+
+clmlp_status clmlp_net_backward_pass(clmlp_net *net, size_t batch,
+                                     clmlp_status (*after_layer)(clmlp_net *net, size_t l, void *user), void *user)
+{
+    const clmlp_backend_ops *ops = net->be->ops;
+    for (size_t l = net->L; l >= 1; l--) {
+        layer *ly = &net->layers[l];
+        clmlp_status s = ops->weight_grad(net->be, batch, net->n[l - 1], net->n[l], ly->delta,
+                                          net->layers[l - 1].a, ly->dW, ly->db);
+        if (s == CLMLP_OK && l > 1)
+            s = ops->backprop_delta(net->be, batch, net->n[l - 1], net->n[l], ly->delta, ly->W,
+                                    net->layers[l - 1].z, net->layers[l - 1].delta);
+        if (s == CLMLP_OK && after_layer)
+            s = after_layer(net, l, user);
+        if (s != CLMLP_OK)
+            return clmlp_fail_context(s, "backward layer %zu", l);
+    }
+    return CLMLP_OK;
 }
 
 clmlp_status clmlp_forward(clmlp_net *net, const double *x, size_t batch, double *y)
@@ -318,18 +337,11 @@ clmlp_status clmlp_forward(clmlp_net *net, const double *x, size_t batch, double
                               net->n[l]);
     }
     TRY(check_finite(net, x, batch, net->n[0], "x"));
-    TRY(ensure_capacity(net, batch));
+    TRY(clmlp_net_reserve(net, batch));
 
-    const clmlp_backend_ops *ops = net->be->ops;
     net->batch = 0; /* no usable state until the pass completes */
-    TRY(ops->upload(net->be, net->layers[0].a, x, batch * net->n[0]));
-    for (size_t l = 1; l <= net->L; l++) {
-        layer *ly = &net->layers[l];
-        clmlp_status s = ops->forward_layer(net->be, batch, net->n[l - 1], net->n[l], net->layers[l - 1].a, ly->W,
-                                            ly->b, apply_tanh(net, l), ly->z, ly->a);
-        if (s != CLMLP_OK)
-            return clmlp_fail_context(s, "clmlp_forward layer %zu", l);
-    }
+    TRY(net->be->ops->upload(net->be, net->layers[0].a, 0, x, batch * net->n[0]));
+    TRY(clmlp_net_forward_pass(net, batch));
     if (y)
         TRY(read_finite(net, net->layers[net->L].a, y, batch * net->n[net->L], "a", net->L));
     net->batch = batch;
@@ -350,20 +362,9 @@ clmlp_status clmlp_backward(clmlp_net *net, const double *y_true, double *loss)
 
     const clmlp_backend_ops *ops = net->be->ops;
     net->have_grad = 0;
-    TRY(ops->upload(net->be, net->y, y_true, batch * net->n[L]));
-    layer *out = &net->layers[L];
-    TRY(ops->output_delta(net->be, net->cfg.loss, batch, net->n[L], out->z, out->a, net->y, out->delta,
-                          net->row_loss));
-    for (size_t l = L; l >= 1; l--) {
-        layer *ly = &net->layers[l];
-        clmlp_status s = ops->weight_grad(net->be, batch, net->n[l - 1], net->n[l], ly->delta,
-                                          net->layers[l - 1].a, ly->dW, ly->db);
-        if (s == CLMLP_OK && l > 1)
-            s = ops->backprop_delta(net->be, batch, net->n[l - 1], net->n[l], ly->delta, ly->W,
-                                    net->layers[l - 1].z, net->layers[l - 1].delta);
-        if (s != CLMLP_OK)
-            return clmlp_fail_context(s, "clmlp_backward layer %zu", l);
-    }
+    TRY(ops->upload(net->be, net->y, 0, y_true, batch * net->n[L]));
+    TRY(clmlp_net_output_delta(net, batch));
+    TRY(clmlp_net_backward_pass(net, batch, NULL, NULL));
 
     net->have_grad = 1;
     if (!loss)
@@ -423,6 +424,56 @@ clmlp_status clmlp_sgd_step(clmlp_net *net, double lr)
         layer *ly = &net->layers[l];
         TRY(ops->sgd_update(net->be, net->n[l] * net->n[l - 1], lr, ly->dW, ly->W));
         TRY(ops->sgd_update(net->be, net->n[l], lr, ly->db, ly->b));
+    }
+    return CLMLP_OK;
+}
+
+/* ---- counters for training and evaluation -------------------------------- */
+
+clmlp_status clmlp_net_reserve_counters(clmlp_net *net, int confusion)
+{
+    const clmlp_backend_ops *ops = net->be->ops;
+    size_t classes = net->n[net->L];
+    if (!net->stats) {
+        TRY(ops->alloc(net->be, 2, &net->stats));
+        clmlp_status s = ops->fill(net->be, net->stats, 2, 0.0);
+        if (s != CLMLP_OK) {
+            ops->release(net->be, net->stats);
+            net->stats = NULL;
+            return s;
+        }
+    }
+    if (confusion && !net->confusion) {
+        TRY(ops->alloc(net->be, classes * classes, &net->confusion));
+        clmlp_status s = ops->fill(net->be, net->confusion, classes * classes, 0.0);
+        if (s != CLMLP_OK) {
+            ops->release(net->be, net->confusion);
+            net->confusion = NULL;
+            return s;
+        }
+    }
+    return CLMLP_OK;
+}
+
+clmlp_status clmlp_net_flush_counters(clmlp_net *net, double *sums, double *confusion)
+{
+    const clmlp_backend_ops *ops = net->be->ops;
+    double pair[2];
+    TRY(ops->download(net->be, net->stats, pair, 2));
+    sums[0] += pair[0];
+    sums[1] += pair[1];
+    TRY(ops->fill(net->be, net->stats, 2, 0.0));
+    if (confusion) {
+        size_t cells = net->n[net->L] * net->n[net->L];
+        double *counts = malloc(cells * sizeof *counts);
+        if (!counts)
+            return clmlp_fail(CLMLP_ENOMEM, "cannot allocate a %zu-cell confusion matrix", cells);
+        clmlp_status s = ops->download(net->be, net->confusion, counts, cells);
+        for (size_t c = 0; s == CLMLP_OK && c < cells; c++)
+            confusion[c] += counts[c];
+        free(counts);
+        TRY(s);
+        TRY(ops->fill(net->be, net->confusion, cells, 0.0));
     }
     return CLMLP_OK;
 }

@@ -62,8 +62,8 @@ static pair pair_new(suite *st, size_t n, const double *values)
     double *poison = test_alloc(n);
     for (size_t i = 0; i < n; i++)
         poison[i] = NAN;
-    TEST_OK(st->host->ops->upload(st->host, p.host, values ? values : poison, n));
-    TEST_OK(st->dev->ops->upload(st->dev, p.dev, values ? values : poison, n));
+    TEST_OK(st->host->ops->upload(st->host, p.host, 0, values ? values : poison, n));
+    TEST_OK(st->dev->ops->upload(st->dev, p.dev, 0, values ? values : poison, n));
     free(poison);
     return p;
 }
@@ -226,8 +226,8 @@ static void test_extreme_z(void **state)
     TEST_OK(be->ops->alloc(be, 1, &bb));
     TEST_OK(be->ops->alloc(be, n, &bzz));
     TEST_OK(be->ops->alloc(be, n, &ba));
-    TEST_OK(be->ops->upload(be, bz, z, n));
-    TEST_OK(be->ops->upload(be, bg, ones, n));
+    TEST_OK(be->ops->upload(be, bz, 0, z, n));
+    TEST_OK(be->ops->upload(be, bg, 0, ones, n));
     TEST_OK(be->ops->sech2_mul(be, n, bz, bg, bout));
     TEST_OK(be->ops->download(be, bout, out, n));
     double min_normal = st->dtype == CLMLP_F64 ? 0x1p-1022 : 0x1p-126;
@@ -244,8 +244,8 @@ static void test_extreme_z(void **state)
         }
     }
     /* tanh through the forward kernel: a = tanh(1·z + 0) */
-    TEST_OK(be->ops->upload(be, bw, &one, 1));
-    TEST_OK(be->ops->upload(be, bb, &zero, 1));
+    TEST_OK(be->ops->upload(be, bw, 0, &one, 1));
+    TEST_OK(be->ops->upload(be, bb, 0, &zero, 1));
     TEST_OK(be->ops->forward_layer(be, n, 1, 1, bz, bw, bb, 1, bzz, ba));
     TEST_OK(be->ops->download(be, ba, out, n));
     for (size_t i = 0; i < n; i++) {

@@ -22,6 +22,19 @@ typedef struct {
 #define ARG(x) ((karg){sizeof(x), &(x)})
 #define MEM(buf) ((karg){sizeof(cl_mem), &(buf)->mem})
 
+/* A real-valued kernel argument in the backend's precision. */
+typedef struct {
+    float f;
+    double d;
+} real_arg;
+
+static karg real_karg(const clmlp_be *base, real_arg *storage, double v)
+{
+    storage->f = (float)v;
+    storage->d = v;
+    return base->dtype == CLMLP_F32 ? ARG(storage->f) : ARG(storage->d);
+}
+
 static clmlp_status launch(clmlp_cl_be *be, cl_kernel kernel, const char *name, cl_uint dims,
                            const size_t *global, size_t n_args, const karg *args)
 {
@@ -105,13 +118,33 @@ static void CL_CALLBACK free_staging(cl_event event, cl_int status, void *stagin
     free(staging);
 }
 
-/* The caller's array is converted into a staging copy that the write reads
- * asynchronously; the copy is freed when the write completes. */
-static clmlp_status cl_upload(clmlp_be *base, clmlp_buf *dst, const double *src, size_t n)
+/* Writes `bytes` from a malloc'ed staging copy at byte `offset` without waiting: the
+ * copy is freed by an event callback when the write completes (or here, after waiting,
+ * if the callback cannot be set). Takes ownership of staging. */
+static clmlp_status write_staged(clmlp_cl_be *be, cl_mem mem, size_t offset, void *staging, size_t bytes)
+{
+    cl_event done;
+    cl_int err = clEnqueueWriteBuffer(be->queue, mem, CL_FALSE, offset, bytes, staging, 0, NULL, &done);
+    if (err != CL_SUCCESS) {
+        free(staging);
+        return clmlp_cl_fail("clEnqueueWriteBuffer", err);
+    }
+    err = clSetEventCallback(done, CL_COMPLETE, free_staging, staging);
+    if (err != CL_SUCCESS) {
+        cl_int wait = clWaitForEvents(1, &done);
+        free(staging);
+        clReleaseEvent(done);
+        return wait == CL_SUCCESS ? CLMLP_OK : clmlp_cl_fail("clWaitForEvents", wait);
+    }
+    clReleaseEvent(done);
+    return CLMLP_OK;
+}
+
+static clmlp_status cl_upload(clmlp_be *base, clmlp_buf *dst, size_t offset, const double *src, size_t n)
 {
     clmlp_cl_be *be = BE(base);
-    if (n > dst->n)
-        return clmlp_fail(CLMLP_EINVAL, "upload of %zu elements into a buffer of %zu", n, dst->n);
+    if (offset > dst->n || n > dst->n - offset)
+        return clmlp_fail(CLMLP_EINVAL, "upload of %zu elements at %zu into a buffer of %zu", n, offset, dst->n);
     if (n == 0)
         return CLMLP_OK;
     size_t bytes = n * real_size(base);
@@ -123,22 +156,49 @@ static clmlp_status cl_upload(clmlp_be *base, clmlp_buf *dst, const double *src,
             ((float *)staging)[e] = (float)src[e];
     else
         memcpy(staging, src, bytes);
+    return write_staged(be, dst->mem, offset * real_size(base), staging, bytes);
+}
 
-    cl_event done;
-    cl_int err = clEnqueueWriteBuffer(be->queue, dst->mem, CL_FALSE, 0, bytes, staging, 0, NULL, &done);
+static clmlp_status cl_alloc_indices(clmlp_be *base, size_t n, clmlp_ibuf **out)
+{
+    clmlp_cl_be *be = BE(base);
+    size_t bytes;
+    if (!clmlp_mul_ok(n ? n : 1, sizeof(cl_uint), &bytes) || bytes > be->max_alloc)
+        return clmlp_fail(CLMLP_ENOMEM, "%zu indices exceed the device's largest allocation", n);
+    clmlp_ibuf *buf = malloc(sizeof *buf);
+    if (!buf)
+        return clmlp_fail(CLMLP_ENOMEM, "cannot allocate a buffer handle");
+    cl_int err;
+    buf->mem = clCreateBuffer(be->context, CL_MEM_READ_ONLY, bytes, NULL, &err);
     if (err != CL_SUCCESS) {
-        free(staging);
-        return clmlp_cl_fail("clEnqueueWriteBuffer", err);
+        free(buf);
+        return clmlp_cl_fail("clCreateBuffer", err);
     }
-    err = clSetEventCallback(done, CL_COMPLETE, free_staging, staging);
-    if (err != CL_SUCCESS) { /* no callback: wait here instead */
-        cl_int wait = clWaitForEvents(1, &done);
-        free(staging);
-        clReleaseEvent(done);
-        return wait == CL_SUCCESS ? CLMLP_OK : clmlp_cl_fail("clWaitForEvents", wait);
-    }
-    clReleaseEvent(done);
+    buf->n = n;
+    *out = buf;
     return CLMLP_OK;
+}
+
+static void cl_release_indices(clmlp_be *base, clmlp_ibuf *buf)
+{
+    (void)base;
+    if (buf) {
+        clReleaseMemObject(buf->mem);
+        free(buf);
+    }
+}
+
+static clmlp_status cl_upload_indices(clmlp_be *base, clmlp_ibuf *dst, const uint32_t *src, size_t n)
+{
+    if (n > dst->n)
+        return clmlp_fail(CLMLP_EINVAL, "upload of %zu indices into a buffer of %zu", n, dst->n);
+    if (n == 0)
+        return CLMLP_OK;
+    void *staging = malloc(n * sizeof(cl_uint));
+    if (!staging)
+        return clmlp_fail(CLMLP_ENOMEM, "cannot allocate %zu bytes to stage indices", n * sizeof(cl_uint));
+    memcpy(staging, src, n * sizeof(cl_uint));
+    return write_staged(BE(base), dst->mem, 0, staging, n * sizeof(cl_uint));
 }
 
 static clmlp_status cl_download(clmlp_be *base, const clmlp_buf *src, double *dst, size_t n)
@@ -251,10 +311,66 @@ static clmlp_status cl_sgd_update(clmlp_be *base, size_t count, double lr, const
     clmlp_cl_be *be = BE(base);
     cl_uint uc;
     TRY(as_uint(count, "parameter count", &uc));
-    float lr32 = (float)lr;
-    karg lr_arg = base->dtype == CLMLP_F32 ? ARG(lr32) : ARG(lr);
+    real_arg lr_value;
     return launch(be, be->k.sgd_update, "sgd_update", 1, (size_t[]){count}, 4,
-                  (karg[]){ARG(uc), lr_arg, MEM(grad), MEM(param)});
+                  (karg[]){ARG(uc), real_karg(base, &lr_value, lr), MEM(grad), MEM(param)});
+}
+
+static clmlp_status cl_fill(clmlp_be *base, clmlp_buf *dst, size_t n, double value)
+{
+    cl_uint un;
+    real_arg v;
+    if (n > dst->n)
+        return clmlp_fail(CLMLP_EINVAL, "fill of %zu elements in a buffer of %zu", n, dst->n);
+    TRY(as_uint(n, "element count", &un));
+    if (n == 0)
+        return CLMLP_OK;
+    return launch(BE(base), BE(base)->k.fill, "fill", 1, (size_t[]){n}, 3,
+                  (karg[]){ARG(un), real_karg(base, &v, value), MEM(dst)});
+}
+
+static clmlp_status cl_gather_rows(clmlp_be *base, const clmlp_buf *src, size_t cols, const clmlp_ibuf *idx,
+                                   size_t first, size_t rows, clmlp_buf *dst)
+{
+    cl_uint uc, uf, ur;
+    TRY(as_uint(cols, "row length", &uc));
+    TRY(as_uint(first, "first index", &uf));
+    TRY(as_uint(rows, "rows", &ur));
+    return launch(BE(base), BE(base)->k.gather_rows, "gather_rows", 2, (size_t[]){cols, rows}, 6,
+                  (karg[]){ARG(uc), ARG(uf), ARG(ur), MEM(src), MEM(idx), MEM(dst)});
+}
+
+static clmlp_status cl_sgd_momentum(clmlp_be *base, size_t count, double lr, double grad_scale, double momentum,
+                                    double weight_decay, const clmlp_buf *grad, clmlp_buf *velocity,
+                                    clmlp_buf *param)
+{
+    cl_uint uc;
+    real_arg a, b, c, d;
+    TRY(as_uint(count, "parameter count", &uc));
+    return launch(BE(base), BE(base)->k.sgd_momentum, "sgd_momentum", 1, (size_t[]){count}, 8,
+                  (karg[]){ARG(uc), real_karg(base, &a, lr), real_karg(base, &b, grad_scale),
+                           real_karg(base, &c, momentum), real_karg(base, &d, weight_decay), MEM(grad),
+                           MEM(velocity), MEM(param)});
+}
+
+static clmlp_status cl_batch_stats(clmlp_be *base, size_t batch, size_t n, const clmlp_buf *out,
+                                   const clmlp_buf *y, const clmlp_buf *row_loss, clmlp_buf *stats)
+{
+    cl_uint ub, un;
+    TRY(as_uint(batch, "batch", &ub));
+    TRY(as_uint(n, "output size", &un));
+    return launch(BE(base), BE(base)->k.batch_stats, "batch_stats", 1, (size_t[]){1}, 6,
+                  (karg[]){ARG(ub), ARG(un), MEM(out), MEM(y), MEM(row_loss), MEM(stats)});
+}
+
+static clmlp_status cl_confusion_update(clmlp_be *base, size_t batch, size_t n, const clmlp_buf *out,
+                                        const clmlp_buf *y, clmlp_buf *confusion)
+{
+    cl_uint ub, un;
+    TRY(as_uint(batch, "batch", &ub));
+    TRY(as_uint(n, "output size", &un));
+    return launch(BE(base), BE(base)->k.confusion_update, "confusion_update", 1, (size_t[]){1}, 5,
+                  (karg[]){ARG(ub), ARG(un), MEM(out), MEM(y), MEM(confusion)});
 }
 
 /* ---- life cycle --------------------------------------------------------- */
@@ -280,12 +396,20 @@ static const clmlp_backend_ops cl_ops = {
     .release = cl_release,
     .upload = cl_upload,
     .download = cl_download,
+    .fill = cl_fill,
+    .alloc_indices = cl_alloc_indices,
+    .release_indices = cl_release_indices,
+    .upload_indices = cl_upload_indices,
     .forward_layer = cl_forward_layer,
     .output_delta = cl_output_delta,
     .backprop_delta = cl_backprop_delta,
     .sech2_mul = cl_sech2_mul,
     .weight_grad = cl_weight_grad,
     .sgd_update = cl_sgd_update,
+    .gather_rows = cl_gather_rows,
+    .sgd_momentum = cl_sgd_momentum,
+    .batch_stats = cl_batch_stats,
+    .confusion_update = cl_confusion_update,
 };
 
 static clmlp_status gemm_mode_from_env(clmlp_gemm_mode *mode)

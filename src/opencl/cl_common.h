@@ -15,7 +15,8 @@ typedef enum { CLMLP_GEMM_AUTO = 0, CLMLP_GEMM_OWN = 1, CLMLP_GEMM_CLBLAST = 2 }
 
 typedef struct clmlp_cl_kernels {
     cl_kernel forward_layer, bias_act, output_delta_mse, output_delta_ce, backprop_delta,
-        sech2_mul, weight_grad, bias_grad, sgd_update;
+        sech2_mul, weight_grad, bias_grad, sgd_update, fill, gather_rows, sgd_momentum, batch_stats,
+        confusion_update;
 } clmlp_cl_kernels;
 
 typedef struct clmlp_cl_be {
@@ -30,6 +31,11 @@ typedef struct clmlp_cl_be {
 } clmlp_cl_be;
 
 struct clmlp_buf {
+    cl_mem mem;
+    size_t n;
+};
+
+struct clmlp_ibuf {
     cl_mem mem;
     size_t n;
 };

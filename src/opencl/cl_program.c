@@ -65,7 +65,9 @@ clmlp_status clmlp_cl_build_kernels(clmlp_cl_be *be)
         {"output_delta_mse", &be->k.output_delta_mse}, {"output_delta_ce", &be->k.output_delta_ce},
         {"backprop_delta", &be->k.backprop_delta}, {"sech2_mul", &be->k.sech2_mul},
         {"weight_grad", &be->k.weight_grad},       {"bias_grad", &be->k.bias_grad},
-        {"sgd_update", &be->k.sgd_update},
+        {"sgd_update", &be->k.sgd_update},         {"fill", &be->k.fill},
+        {"gather_rows", &be->k.gather_rows},       {"sgd_momentum", &be->k.sgd_momentum},
+        {"batch_stats", &be->k.batch_stats},       {"confusion_update", &be->k.confusion_update},
     };
     for (size_t i = 0; i < sizeof kernels / sizeof kernels[0]; i++) {
         clmlp_status s = create_kernel(be, kernels[i].name, kernels[i].slot);
@@ -77,9 +79,11 @@ clmlp_status clmlp_cl_build_kernels(clmlp_cl_be *be)
 
 void clmlp_cl_release_kernels(clmlp_cl_be *be)
 {
-    cl_kernel *all[] = {&be->k.forward_layer, &be->k.bias_act,   &be->k.output_delta_mse,
+    cl_kernel *all[] = {&be->k.forward_layer,   &be->k.bias_act,       &be->k.output_delta_mse,
                         &be->k.output_delta_ce, &be->k.backprop_delta, &be->k.sech2_mul,
-                        &be->k.weight_grad,   &be->k.bias_grad,  &be->k.sgd_update};
+                        &be->k.weight_grad,     &be->k.bias_grad,      &be->k.sgd_update,
+                        &be->k.fill,            &be->k.gather_rows,    &be->k.sgd_momentum,
+                        &be->k.batch_stats,     &be->k.confusion_update};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         if (*all[i]) {
             clReleaseKernel(*all[i]);

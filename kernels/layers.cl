@@ -1,24 +1,9 @@
 /*
- * clmlp's OpenCL C kernels: the forward pass, the deltas of backpropagation, the
- * weight and bias gradients and the SGD update, on row-major batch-major buffers.
- * Built with -D CLMLP_FP64 for double, without it for float. Sizes are uint; the
- * host checks that they fit. The kernels with a loop over a dimension are the simple
+ * The forward pass, the deltas of backpropagation, the weight and bias gradients and
+ * the plain SGD update. The kernels with a loop over a dimension are the simple
  * one-work-item-per-output form; with batch > 1 the backend may use CLBlast for the
  * products instead and call the elementwise epilogues (bias_act, sech2_mul, bias_grad).
  */
-#ifdef CLMLP_FP64
-#pragma OPENCL EXTENSION cl_khr_fp64 : enable
-typedef double real;
-#else
-typedef float real;
-#endif
-
-/* sech^2(z) = 4t / (1 + t)^2 with t = exp(-2|z|): exact to rounding, no overflow. */
-inline real sech2(real z)
-{
-    real t = exp((real)-2 * fabs(z));
-    return 4 * t / ((1 + t) * (1 + t));
-}
 
 /* z = a_prev*W^T + b, a = tanh(z) or z. Global size (n_out, batch). */
 __kernel void forward_layer(uint batch, uint n_in, uint n_out, __global const real *a_prev,

@@ -1,0 +1,2 @@
+/* `clmlp devices`: being written. */
+#include "cli.h"

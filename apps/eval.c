@@ -1,0 +1,2 @@
+/* `clmlp eval`: being written. */
+#include "cli.h"

@@ -1,0 +1,2 @@
+/* `clmlp predict`: being written. */
+#include "cli.h"

@@ -1,0 +1,2 @@
+/* `clmlp train`: being written. */
+#include "cli.h"

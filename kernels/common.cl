@@ -1,0 +1,19 @@
+/*
+ * What every clmlp kernel file shares. The kernel files are concatenated in the order
+ * CMakeLists.txt lists them (this one first) and built with -D CLMLP_FP64 for double,
+ * without it for float. Buffers are row-major and batch-major; sizes are uint (the
+ * host checks that they fit).
+ */
+#ifdef CLMLP_FP64
+#pragma OPENCL EXTENSION cl_khr_fp64 : enable
+typedef double real;
+#else
+typedef float real;
+#endif
+
+/* sech^2(z) = 4t / (1 + t)^2 with t = exp(-2|z|): exact to rounding, no overflow. */
+inline real sech2(real z)
+{
+    real t = exp((real)-2 * fabs(z));
+    return 4 * t / ((1 + t) * (1 + t));
+}

@@ -1,0 +1,71 @@
+/*
+ * Minibatch training and evaluation on the device: filling buffers, gathering a
+ * shuffled batch from the resident dataset, SGD with momentum and weight decay, and the
+ * loss / accuracy / confusion counters read once per report.
+ */
+
+/* dst[e] = value. Global size count. */
+__kernel void fill(uint count, real value, __global real *dst)
+{
+    size_t e = get_global_id(0);
+    if (e < count)
+        dst[e] = value;
+}
+
+/* dst row r = src row idx[first + r]. Global size (cols, rows). */
+__kernel void gather_rows(uint cols, uint first, uint rows, __global const real *src,
+                          __global const uint *idx, __global real *dst)
+{
+    size_t c = get_global_id(0), r = get_global_id(1);
+    if (c < cols && r < rows)
+        dst[r * cols + c] = src[(size_t)idx[first + r] * cols + c];
+}
+
+/* torch's SGD: g = grad_scale*grad + weight_decay*param; v = momentum*v + g;
+ * param -= lr*v. Global size count. */
+__kernel void sgd_momentum(uint count, real lr, real grad_scale, real momentum, real weight_decay,
+                           __global const real *grad, __global real *velocity, __global real *param)
+{
+    size_t e = get_global_id(0);
+    if (e >= count)
+        return;
+    real g = grad_scale * grad[e] + weight_decay * param[e];
+    real v = momentum * velocity[e] + g;
+    velocity[e] = v;
+    param[e] -= lr * v;
+}
+
+inline uint argmax_row(__global const real *v, uint n)
+{
+    uint best = 0;
+    for (uint k = 1; k < n; k++)
+        if (v[k] > v[best])
+            best = k;
+    return best;
+}
+
+/* stats[0] += sum of row_loss, stats[1] += rows classified right. One work-item: the
+ * batch is summed in a fixed order, so results repeat run after run. */
+__kernel void batch_stats(uint batch, uint n, __global const real *out, __global const real *y,
+                          __global const real *row_loss, __global real *stats)
+{
+    if (get_global_id(0) != 0)
+        return;
+    real loss = 0, correct = 0;
+    for (uint i = 0; i < batch; i++) {
+        loss += row_loss[i];
+        correct += argmax_row(out + (size_t)i * n, n) == argmax_row(y + (size_t)i * n, n);
+    }
+    stats[0] += loss;
+    stats[1] += correct;
+}
+
+/* confusion[true label * n + predicted] += 1 per row. One work-item (no atomics). */
+__kernel void confusion_update(uint batch, uint n, __global const real *out, __global const real *y,
+                               __global real *confusion)
+{
+    if (get_global_id(0) != 0)
+        return;
+    for (uint i = 0; i < batch; i++)
+        confusion[argmax_row(y + (size_t)i * n, n) * n + argmax_row(out + (size_t)i * n, n)] += 1;
+}

@@ -1,0 +1,159 @@
+/* Datasets: IDX images and labels, preprocessed on the host in chunks and uploaded
+ * once into buffers on the net's backend. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "checked.h"
+#include "error.h"
+#include "net_internal.h"
+#include "preprocess.h"
+
+enum { CHUNK = 1024 }; /* images converted per upload */
+
+/* Mean and standard deviation of the (cropped, scaled) inputs over all images. */
+static clmlp_status fit_normalization(clmlp_preprocess *pp, const uint8_t *images, size_t count, size_t rows,
+                                      size_t cols, size_t n_in)
+{
+    clmlp_preprocess raw = *pp;
+    raw.normalize = CLMLP_NORMALIZE_NONE;
+    double *x = malloc(n_in * sizeof *x);
+    if (!x)
+        return clmlp_fail(CLMLP_ENOMEM, "cannot allocate %zu inputs", n_in);
+    double sum = 0, sum_sq = 0;
+    for (size_t i = 0; i < count; i++) {
+        clmlp_preprocess_apply(&raw, images + i * rows * cols, 1, rows, cols, x);
+        for (size_t k = 0; k < n_in; k++) {
+            sum += x[k];
+            sum_sq += x[k] * x[k];
+        }
+    }
+    free(x);
+    double total = (double)count * (double)n_in, mean = sum / total, var = sum_sq / total - mean * mean;
+    if (!(var > 0))
+        return clmlp_fail(CLMLP_EINVAL, "all %zu images are constant: cannot normalize by their std", count);
+    pp->mean = mean;
+    pp->std = sqrt(var);
+    pp->normalize = CLMLP_NORMALIZE_GIVEN; /* a test set must reuse the training set's values */
+    return CLMLP_OK;
+}
+
+static clmlp_status upload_chunks(clmlp_dataset *d, const clmlp_preprocess *pp, const uint8_t *images,
+                                  const uint8_t *labels, size_t rows, size_t cols)
+{
+    const clmlp_backend_ops *ops = d->net->be->ops;
+    double on = 1.0, off = pp->target == CLMLP_TARGET_ONEHOT_PM1 ? -1.0 : 0.0;
+    double *x = malloc(CHUNK * d->n_in * sizeof *x), *y = malloc(CHUNK * d->n_out * sizeof *y);
+    clmlp_status s = x && y ? CLMLP_OK : clmlp_fail(CLMLP_ENOMEM, "cannot allocate a staging chunk");
+    for (size_t first = 0; s == CLMLP_OK && first < d->count; first += CHUNK) {
+        size_t n = d->count - first < CHUNK ? d->count - first : CHUNK;
+        s = clmlp_preprocess_apply(pp, images + first * rows * cols, n, rows, cols, x);
+        for (size_t i = 0; i < n; i++)
+            for (size_t k = 0; k < d->n_out; k++)
+                y[i * d->n_out + k] = labels[first + i] == k ? on : off;
+        if (s == CLMLP_OK)
+            s = ops->upload(d->net->be, d->x, first * d->n_in, x, n * d->n_in);
+        if (s == CLMLP_OK)
+            s = ops->upload(d->net->be, d->y, first * d->n_out, y, n * d->n_out);
+    }
+    free(x);
+    free(y);
+    return s;
+}
+
+static clmlp_status upload_identity(clmlp_dataset *d)
+{
+    uint32_t *order = malloc(d->count * sizeof *order);
+    if (!order)
+        return clmlp_fail(CLMLP_ENOMEM, "cannot allocate %zu indices", d->count);
+    for (size_t i = 0; i < d->count; i++)
+        order[i] = (uint32_t)i;
+    clmlp_status s = d->net->be->ops->alloc_indices(d->net->be, d->count, &d->identity);
+    if (s == CLMLP_OK)
+        s = d->net->be->ops->upload_indices(d->net->be, d->identity, order, d->count);
+    free(order);
+    return s;
+}
+
+clmlp_status clmlp_dataset_create(clmlp_net *net, const uint8_t *images, const uint8_t *labels, size_t count,
+                                  size_t rows, size_t cols, clmlp_preprocess *pp, clmlp_dataset **out)
+{
+    if (!net || !images || !labels || !pp || !out)
+        return clmlp_fail(CLMLP_EINVAL, "clmlp_dataset_create: %s is NULL",
+                          !net ? "net" : !images ? "images" : !labels ? "labels" : !pp ? "pp" : "out");
+    if (count == 0 || count > UINT32_MAX)
+        return clmlp_fail(CLMLP_EINVAL, "clmlp_dataset_create: %zu samples (1 to %u supported)", count, UINT32_MAX);
+    size_t n_in, n_out = net->n[net->L], total;
+    TRY(clmlp_preprocess_check(pp, rows, cols, &n_in));
+    if (!clmlp_mul3_ok(count, rows, cols, &total) || !clmlp_mul3_ok(count, n_in > n_out ? n_in : n_out, sizeof(double), &total))
+        return clmlp_fail(CLMLP_EINVAL, "clmlp_dataset_create: %zu images of %zu × %zu overflow", count, rows, cols);
+    if (n_in != net->n[0])
+        return clmlp_fail(CLMLP_EINVAL, "images give %zu inputs (%zu × %zu%s), the net takes n_0 = %zu", n_in,
+                          pp->crop ? pp->crop : rows, pp->crop ? pp->crop : cols, pp->crop ? " after the crop" : "",
+                          net->n[0]);
+    for (size_t i = 0; i < count; i++)
+        if (labels[i] >= n_out)
+            return clmlp_fail(CLMLP_EINVAL, "label %u of sample %zu is not below the net's %zu outputs", labels[i], i,
+                              n_out);
+    clmlp_preprocess fitted = *pp;
+    if (fitted.normalize == CLMLP_NORMALIZE_DATA)
+        TRY(fit_normalization(&fitted, images, count, rows, cols, n_in));
+
+    clmlp_dataset *d = calloc(1, sizeof *d);
+    if (!d)
+        return clmlp_fail(CLMLP_ENOMEM, "cannot allocate a dataset");
+    *d = (clmlp_dataset){.net = net, .count = count, .n_in = n_in, .n_out = n_out};
+    const clmlp_backend_ops *ops = net->be->ops;
+    clmlp_status s = ops->alloc(net->be, count * n_in, &d->x);
+    if (s == CLMLP_OK)
+        s = ops->alloc(net->be, count * n_out, &d->y);
+    if (s == CLMLP_OK)
+        s = upload_chunks(d, &fitted, images, labels, rows, cols);
+    if (s == CLMLP_OK)
+        s = upload_identity(d);
+    if (s != CLMLP_OK) {
+        clmlp_dataset_destroy(d);
+        return s;
+    }
+    *pp = fitted;
+    *out = d;
+    return CLMLP_OK;
+}
+
+clmlp_status clmlp_dataset_load(clmlp_net *net, const char *images_path, const char *labels_path,
+                                clmlp_preprocess *pp, clmlp_dataset **out)
+{
+    if (!net || !images_path || !labels_path || !pp || !out)
+        return clmlp_fail(CLMLP_EINVAL, "clmlp_dataset_load: an argument is NULL");
+    clmlp_idx *images = NULL, *labels = NULL;
+    TRY(clmlp_idx_load(images_path, &images));
+    clmlp_status s = clmlp_idx_load(labels_path, &labels);
+    if (s == CLMLP_OK && clmlp_idx_ndims(images) != 3)
+        s = clmlp_fail(CLMLP_EINVAL, "%s: %zu dimensions, images need 3 (count × rows × cols)", images_path,
+                       clmlp_idx_ndims(images));
+    else if (s == CLMLP_OK && clmlp_idx_ndims(labels) != 1)
+        s = clmlp_fail(CLMLP_EINVAL, "%s: %zu dimensions, labels need 1", labels_path, clmlp_idx_ndims(labels));
+    else if (s == CLMLP_OK && clmlp_idx_dim(images, 0) != clmlp_idx_dim(labels, 0))
+        s = clmlp_fail(CLMLP_EINVAL, "%s holds %zu images but %s holds %zu labels", images_path,
+                       clmlp_idx_dim(images, 0), labels_path, clmlp_idx_dim(labels, 0));
+    if (s == CLMLP_OK)
+        s = clmlp_dataset_create(net, clmlp_idx_data(images), clmlp_idx_data(labels), clmlp_idx_dim(images, 0),
+                                 clmlp_idx_dim(images, 1), clmlp_idx_dim(images, 2), pp, out);
+    clmlp_idx_free(images);
+    clmlp_idx_free(labels);
+    return s;
+}
+
+void clmlp_dataset_destroy(clmlp_dataset *d)
+{
+    if (!d)
+        return;
+    const clmlp_backend_ops *ops = d->net->be->ops;
+    ops->release(d->net->be, d->x);
+    ops->release(d->net->be, d->y);
+    ops->release_indices(d->net->be, d->identity);
+    free(d);
+}
+
+size_t clmlp_dataset_count(const clmlp_dataset *d) { return d ? d->count : 0; }

@@ -1,0 +1,2 @@
+/* clmlp_list_devices: being written. */
+#include "cl_common.h"

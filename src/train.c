@@ -1,0 +1,164 @@
+/* Minibatch SGD over a device-resident dataset: per step, gather the shuffled batch,
+ * forward, output delta, counters, backward with each layer updated as soon as its
+ * weights are no longer needed. Nothing is read back inside an epoch except the two
+ * counters at each report. */
+#include <math.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "error.h"
+#include "net_internal.h"
+#include "rng.h"
+
+/* Float counters are exact up to 2^24; read and zero them at least this often. */
+enum { FLUSH_SAMPLES = 1 << 22 };
+
+void clmlp_train_options_init(clmlp_train_options *opt)
+{
+    if (!opt)
+        return;
+    *opt = (clmlp_train_options){.batch = 128, .lr = 0.1, .momentum = 0, .weight_decay = 0, .lr_decay = 1,
+                                 .seed = 0, .report_every = 0, .progress = NULL, .user = NULL};
+}
+
+static double now_seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static clmlp_status check_options(const clmlp_train_options *o)
+{
+    if (o->batch == 0)
+        return clmlp_fail(CLMLP_EINVAL, "training: batch size 0");
+    if (!(isfinite(o->lr) && o->lr >= 0))
+        return clmlp_fail(CLMLP_EINVAL, "training: learning rate %g is not finite and >= 0", o->lr);
+    if (!(o->momentum >= 0 && o->momentum < 1))
+        return clmlp_fail(CLMLP_EINVAL, "training: momentum %g is not in [0, 1)", o->momentum);
+    if (!(isfinite(o->weight_decay) && o->weight_decay >= 0))
+        return clmlp_fail(CLMLP_EINVAL, "training: weight decay %g is not finite and >= 0", o->weight_decay);
+    if (!(isfinite(o->lr_decay) && o->lr_decay > 0))
+        return clmlp_fail(CLMLP_EINVAL, "training: learning-rate decay %g is not finite and > 0", o->lr_decay);
+    return CLMLP_OK;
+}
+
+/* Momentum velocities start at zero and persist across epochs. */
+static clmlp_status reserve_velocities(clmlp_net *net)
+{
+    const clmlp_backend_ops *ops = net->be->ops;
+    for (size_t l = 1; l <= net->L; l++) {
+        layer *ly = &net->layers[l];
+        size_t n_w = net->n[l] * net->n[l - 1];
+        if (!ly->vW) {
+            TRY(ops->alloc(net->be, n_w, &ly->vW));
+            TRY(ops->fill(net->be, ly->vW, n_w, 0.0));
+        }
+        if (!ly->vb) {
+            TRY(ops->alloc(net->be, net->n[l], &ly->vb));
+            TRY(ops->fill(net->be, ly->vb, net->n[l], 0.0));
+        }
+    }
+    return CLMLP_OK;
+}
+
+/* A seeded Fisher-Yates shuffle of 0..count-1, uploaded as the epoch's order. */
+static clmlp_status upload_shuffle(clmlp_net *net, size_t count, uint64_t seed, size_t epoch)
+{
+    const clmlp_backend_ops *ops = net->be->ops;
+    if (net->order && net->order_n < count) {
+        ops->release_indices(net->be, net->order);
+        net->order = NULL;
+    }
+    if (!net->order) {
+        TRY(ops->alloc_indices(net->be, count, &net->order));
+        net->order_n = count;
+    }
+    uint32_t *order = malloc(count * sizeof *order);
+    if (!order)
+        return clmlp_fail(CLMLP_ENOMEM, "cannot allocate %zu indices", count);
+    uint64_t state = seed ^ (0xD1B54A32D192ED03ull * (epoch + 1));
+    for (size_t i = 0; i < count; i++)
+        order[i] = (uint32_t)i;
+    for (size_t i = count - 1; i > 0; i--) {
+        size_t j = (size_t)(clmlp_rng_next(&state) % (i + 1));
+        uint32_t t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+    clmlp_status s = ops->upload_indices(net->be, net->order, order, count);
+    free(order);
+    return s;
+}
+
+typedef struct {
+    double lr, grad_scale;
+    const clmlp_train_options *opt;
+} step_update;
+
+static clmlp_status update_layer(clmlp_net *net, size_t l, void *user)
+{
+    const step_update *u = user;
+    layer *ly = &net->layers[l];
+    const clmlp_backend_ops *ops = net->be->ops;
+    TRY(ops->sgd_momentum(net->be, net->n[l] * net->n[l - 1], u->lr, u->grad_scale, u->opt->momentum,
+                          u->opt->weight_decay, ly->dW, ly->vW, ly->W));
+    return ops->sgd_momentum(net->be, net->n[l], u->lr, u->grad_scale, u->opt->momentum, u->opt->weight_decay, ly->db,
+                             ly->vb, ly->b);
+}
+
+clmlp_status clmlp_train_epoch(clmlp_net *net, const clmlp_dataset *train, const clmlp_train_options *opt,
+                               size_t epoch, clmlp_epoch_stats *stats)
+{
+    clmlp_train_options defaults;
+    clmlp_train_options_init(&defaults);
+    if (!net || !train)
+        return clmlp_fail(CLMLP_EINVAL, "clmlp_train_epoch: %s is NULL", !net ? "net" : "train");
+    if (train->net != net)
+        return clmlp_fail(CLMLP_EINVAL, "clmlp_train_epoch: the dataset was loaded for another net");
+    opt = opt ? opt : &defaults;
+    TRY(check_options(opt));
+    size_t batch = opt->batch < train->count ? opt->batch : train->count;
+
+    TRY(clmlp_net_reserve(net, batch));
+    TRY(clmlp_net_reserve_counters(net, 0));
+    TRY(reserve_velocities(net));
+    TRY(upload_shuffle(net, train->count, opt->seed, epoch));
+    net->batch = 0; /* training overwrites the forward state and the gradients */
+    net->have_grad = 0;
+    net->weights_moved = 1;
+
+    const clmlp_backend_ops *ops = net->be->ops;
+    const size_t L = net->L;
+    step_update update = {opt->lr * pow(opt->lr_decay, (double)epoch), 0, opt};
+    double sums[2] = {0, 0}, start = now_seconds();
+    size_t done = 0, step = 0, since_flush = 0;
+    int stopped = 0;
+    while (done < train->count && !stopped) {
+        size_t rows = train->count - done < batch ? train->count - done : batch;
+        update.grad_scale = 1.0 / (double)rows; /* the loss is averaged over the batch */
+        TRY(ops->gather_rows(net->be, train->x, train->n_in, net->order, done, rows, net->layers[0].a));
+        TRY(ops->gather_rows(net->be, train->y, train->n_out, net->order, done, rows, net->y));
+        TRY(clmlp_net_forward_pass(net, rows));
+        TRY(clmlp_net_output_delta(net, rows));
+        TRY(ops->batch_stats(net->be, rows, net->n[L], net->layers[L].a, net->y, net->row_loss, net->stats));
+        TRY(clmlp_net_backward_pass(net, rows, update_layer, &update));
+        done += rows;
+        step++;
+        since_flush += rows;
+        int report = opt->report_every && step % opt->report_every == 0;
+        if (report || since_flush >= FLUSH_SAMPLES || done == train->count) {
+            TRY(clmlp_net_flush_counters(net, sums, NULL));
+            since_flush = 0;
+            if (!isfinite(sums[0]))
+                return clmlp_fail(CLMLP_ENUMERIC, "training diverged: the loss is %g by epoch %zu step %zu "
+                                  "(learning rate too large?)", sums[0], epoch, step);
+            if (report && opt->progress)
+                stopped = opt->progress(opt->user, done, train->count, sums[0] / (double)done);
+        }
+    }
+    if (stats)
+        *stats = (clmlp_epoch_stats){.loss = sums[0] / (double)done, .accuracy = sums[1] / (double)done,
+                                     .samples = done, .seconds = now_seconds() - start};
+    return CLMLP_OK;
+}
