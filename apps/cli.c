@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 int cli_error(int code, const char *fmt, ...)
 {
@@ -100,4 +101,63 @@ int cli_parse_double(const char *text, double lo, double hi, double *out)
         return 0;
     *out = v;
     return 1;
+}
+
+static int is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int is_file(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+int cli_find_data_dir(const char *given, char *dir, size_t size, const char **why)
+{
+    const char *env = getenv("CLMLP_DATA");
+    const char *candidates[][2] = {{given, "--data"},
+                                   {env && *env ? env : NULL, "$CLMLP_DATA"},
+                                   {"data/mnist", "./data/mnist"},
+                                   {"/usr/share/datasets/fashion-mnist", "Debian's Fashion-MNIST"}};
+    for (size_t i = 0; i < sizeof candidates / sizeof candidates[0]; i++) {
+        if (!candidates[i][0])
+            continue;
+        if (i == 0 || i == 1 || is_dir(candidates[i][0])) { /* an explicit choice is taken as is */
+            snprintf(dir, size, "%s", candidates[i][0]);
+            *why = candidates[i][1];
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int cli_data_file(const char *dir, const char *stem, char *path, size_t size)
+{
+    char dotted[128];
+    snprintf(dotted, sizeof dotted, "%s", stem);
+    char *dash = strchr(dotted, '-');
+    dash = dash ? strchr(dash + 1, '-') : NULL;
+    if (dash)
+        *dash = '.';
+    const char *names[] = {stem, dotted};
+    for (size_t n = 0; n < 2; n++)
+        for (int gz = 1; gz >= 0; gz--) {
+            snprintf(path, size, "%s/%s%s", dir, names[n], gz ? ".gz" : "");
+            if (is_file(path))
+                return 1;
+        }
+    snprintf(path, size, "%s/%s[.gz]", dir, stem);
+    return 0;
+}
+
+size_t cli_argmax(const double *v, size_t n)
+{
+    size_t best = 0;
+    for (size_t k = 1; k < n; k++)
+        if (v[k] > v[best])
+            best = k;
+    return best;
 }

@@ -20,6 +20,15 @@ int cli_parse_loss(const char *text, clmlp_loss *out);
 int cli_parse_u64(const char *text, unsigned long long lo, unsigned long long hi, unsigned long long *out);
 int cli_parse_double(const char *text, double lo, double hi, double *out);
 
+/* The data directory: `given` if not NULL, else $CLMLP_DATA, ./data/mnist, then Debian's
+ * Fashion-MNIST; `why` says which rule picked it. 0 when none exists. */
+int cli_find_data_dir(const char *given, char *dir, size_t size, const char **why);
+/* dir/<stem>.gz or dir/<stem> (also with '.' for the second '-', as some mirrors name
+ * them): the first that exists. 0 when none does. */
+int cli_data_file(const char *dir, const char *stem, char *path, size_t size);
+/* Index of the largest of n scores. */
+size_t cli_argmax(const double *v, size_t n);
+
 int cmd_gradcheck(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);

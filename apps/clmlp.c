@@ -8,7 +8,11 @@ static const char usage[] =
     "usage: clmlp <command> [options]\n"
     "\n"
     "commands:\n"
+    "  train       train a net on MNIST-format data\n"
+    "  eval        accuracy, loss and confusion matrix of a saved model\n"
+    "  predict     classify single images with a saved model\n"
     "  gradcheck   check backpropagation: device vs host vs finite differences\n"
+    "  devices     list OpenCL devices and the one clmlp picks\n"
     "\n"
     "clmlp <command> --help shows a command's options; clmlp --version the version.\n";
 
@@ -21,7 +25,15 @@ int main(int argc, char **argv)
         return fputs(usage, stdout), CLI_OK;
     if (strcmp(cmd, "--version") == 0)
         return printf("clmlp %s\n", clmlp_version()), CLI_OK;
+    if (strcmp(cmd, "train") == 0)
+        return cmd_train(argc - 1, argv + 1);
+    if (strcmp(cmd, "eval") == 0)
+        return cmd_eval(argc - 1, argv + 1);
+    if (strcmp(cmd, "predict") == 0)
+        return cmd_predict(argc - 1, argv + 1);
     if (strcmp(cmd, "gradcheck") == 0)
         return cmd_gradcheck(argc - 1, argv + 1);
+    if (strcmp(cmd, "devices") == 0)
+        return cmd_devices(argc - 1, argv + 1);
     return cli_error(CLI_USAGE, "unknown command '%s' (see clmlp --help)", cmd);
 }
