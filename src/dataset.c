@@ -21,17 +21,23 @@ static clmlp_status fit_normalization(clmlp_preprocess *pp, const uint8_t *image
     double *x = malloc(n_in * sizeof *x);
     if (!x)
         return clmlp_fail(CLMLP_ENOMEM, "cannot allocate %zu inputs", n_in);
-    double sum = 0, sum_sq = 0;
-    for (size_t i = 0; i < count; i++) {
-        clmlp_preprocess_apply(&raw, images + i * rows * cols, 1, rows, cols, x);
-        for (size_t k = 0; k < n_in; k++) {
-            sum += x[k];
-            sum_sq += x[k] * x[k];
+    /* two passes: the mean, then the squared deviations */
+    double sum = 0, sum_sq = 0, total = (double)count * (double)n_in, lo = INFINITY, hi = -INFINITY;
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < count; i++) {
+            clmlp_preprocess_apply(&raw, images + i * rows * cols, 1, rows, cols, x);
+            for (size_t k = 0; k < n_in; k++)
+                if (pass == 0) {
+                    sum += x[k];
+                    lo = fmin(lo, x[k]);
+                    hi = fmax(hi, x[k]);
+                } else {
+                    sum_sq += (x[k] - sum / total) * (x[k] - sum / total);
+                }
         }
-    }
     free(x);
-    double total = (double)count * (double)n_in, mean = sum / total, var = sum_sq / total - mean * mean;
-    if (!(var > 0))
+    double mean = sum / total, var = sum_sq / total;
+    if (lo == hi || !(var > 0))
         return clmlp_fail(CLMLP_EINVAL, "all %zu images are constant: cannot normalize by their std", count);
     pp->mean = mean;
     pp->std = sqrt(var);
