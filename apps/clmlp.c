@@ -19,7 +19,7 @@ static const char usage[] =
 int main(int argc, char **argv)
 {
     if (argc < 2)
-        return fputs(usage, stderr), CLI_USAGE;
+        return cli_error(CLI_USAGE, "no command given (see clmlp --help)");
     const char *cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0)
         return fputs(usage, stdout), CLI_OK;

@@ -9,6 +9,9 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCLMLP_WERROR=ON
 cmake --build build -j"$jobs"
 ctest --test-dir build --output-on-failure -j"$jobs"
 
+echo "== the installed package: examples/ built with CMake and pkg-config against it"
+bash scripts/check-install.sh build
+
 echo "== planted bug: the output delta without sech²(z[L]) must fail the gradient tests"
 cmake -S . -B build-planted-bug -DCLMLP_WERROR=ON -DCLMLP_PLANT_MISSING_OUTPUT_SECH2=ON >/dev/null
 cmake --build build-planted-bug -j"$jobs" --target test_exercise >/dev/null

@@ -1,0 +1,76 @@
+#!/bin/sh
+# The `clmlp` command end to end: --help everywhere, a short training run that saves a
+# model, eval and predict on it, and bad input ending with one line and the right exit
+# code (2: usage, 1: runtime). Usage: test_cli.sh CLMLP_BINARY DATA_DIR
+set -u
+clmlp=$1
+data=$2
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+failures=0
+
+fail() {
+    echo "FAIL: $*"
+    failures=$((failures + 1))
+}
+
+# expect CODE DESCRIPTION -- command...: exit code and, for errors, exactly one stderr line
+expect() {
+    code=$1
+    what=$2
+    shift 3
+    "$@" >"$work/out" 2>"$work/err"
+    got=$?
+    if [ "$got" -ne "$code" ]; then
+        fail "$what: exit code $got, expected $code"
+        sed 's/^/    /' "$work/err" | head -5
+    elif [ "$code" -ne 0 ] && [ "$(wc -l <"$work/err")" -ne 1 ]; then
+        fail "$what: expected one line on stderr, got:"
+        sed 's/^/    /' "$work/err" | head -5
+    else
+        echo "ok: $what"
+    fi
+}
+
+for sub in train eval predict gradcheck devices; do
+    expect 0 "$sub --help" -- "$clmlp" "$sub" --help
+    grep -q "usage: clmlp $sub" "$work/out" || fail "$sub --help does not start with its usage"
+done
+expect 0 "--version" -- "$clmlp" --version
+expect 2 "no command" -- "$clmlp"
+expect 2 "unknown command" -- "$clmlp" frobnicate
+expect 2 "unknown option" -- "$clmlp" train --frobnicate 1
+expect 2 "batch 0" -- "$clmlp" train --batch 0
+expect 2 "negative learning rate" -- "$clmlp" train --lr -1
+expect 2 "epochs 1e12" -- "$clmlp" train --epochs 1000000000000
+expect 2 "bad layer list" -- "$clmlp" train --layers 784,,10
+expect 2 "bad loss" -- "$clmlp" train --loss hinge
+expect 2 "missing value" -- "$clmlp" train --epochs
+expect 1 "missing data directory" -- "$clmlp" train --data "$work/nowhere" --epochs 1
+expect 1 "784-input net on 24x24 crops" -- "$clmlp" train --data "$data" --crop 24 --layers 784,10 --epochs 1
+grep -q "576" "$work/err" && grep -q "784" "$work/err" || fail "the shape message does not name 576 and 784"
+expect 1 "eval of a missing model" -- "$clmlp" eval "$work/none.clmlp" --data "$data"
+expect 2 "eval without a model" -- "$clmlp" eval --data "$data"
+expect 1 "predict on a directory" -- "$clmlp" predict "$work" "$data/t10k-images-idx3-ubyte.gz"
+
+# A short run: 1 epoch of a small net, with every output file.
+expect 0 "train" -- "$clmlp" train --data "$data" --layers 784,32,10 --epochs 2 --seed 3 --json \
+    --save "$work/model.clmlp" --metrics "$work/metrics.csv" --plot "$work/plot.svg"
+[ "$(wc -l <"$work/out")" -eq 2 ] || fail "train --json: expected 2 JSON lines on stdout"
+grep -q '"test_accuracy"' "$work/out" || fail "train --json: no test_accuracy"
+[ "$(wc -l <"$work/metrics.csv")" -eq 3 ] || fail "metrics: expected a header and 2 rows"
+grep -q "</svg>" "$work/plot.svg" || fail "plot: not a complete SVG"
+accuracy=$(sed -n 's/.*"test_accuracy":\([0-9.]*\).*/\1/p' "$work/out" | tail -1)
+expect 0 "eval --json" -- "$clmlp" eval "$work/model.clmlp" --data "$data" --json
+grep -q "\"accuracy\":$accuracy," "$work/out" || fail "eval accuracy differs from training's last test accuracy $accuracy"
+expect 0 "predict" -- "$clmlp" predict "$work/model.clmlp" "$data/t10k-images-idx3-ubyte.gz" 0 1
+[ "$(grep -c '^image [01]: class [0-9]' "$work/out")" -eq 2 ] || fail "predict: expected two classified images"
+expect 1 "predict index out of range" -- "$clmlp" predict "$work/model.clmlp" "$data/t10k-images-idx3-ubyte.gz" 10000
+head -c 100 "$work/model.clmlp" >"$work/truncated.clmlp"
+expect 1 "eval of a truncated model" -- "$clmlp" eval "$work/truncated.clmlp" --data "$data"
+expect 0 "gradcheck" -- "$clmlp" gradcheck --epochs 1
+grep -q "PASS" "$work/out" || fail "gradcheck printed no PASS"
+expect 0 "devices" -- "$clmlp" devices
+
+[ "$failures" -eq 0 ] && echo "all command checks passed" || echo "$failures command check(s) failed"
+[ "$failures" -eq 0 ]
