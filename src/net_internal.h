@@ -3,6 +3,7 @@
 #define CLMLP_NET_INTERNAL_H
 
 #include "backend.h"
+#include "error.h"
 
 typedef struct layer {
     clmlp_buf *W, *b, *dW, *db; /* parameters and their gradients (l ≥ 1) */
@@ -37,13 +38,6 @@ struct clmlp_dataset {
     clmlp_buf *x, *y;
     clmlp_ibuf *identity; /* 0, 1, …, count − 1: the order of an evaluation */
 };
-
-#define TRY(expr)                 \
-    do {                          \
-        clmlp_status s_ = (expr); \
-        if (s_ != CLMLP_OK)       \
-            return s_;            \
-    } while (0)
 
 /* Makes the batch buffers hold at least `rows` rows (a failure changes nothing). */
 clmlp_status clmlp_net_reserve(clmlp_net *net, size_t rows);

@@ -62,13 +62,6 @@ static clmlp_status as_uint(size_t v, const char *what, cl_uint *out)
     return CLMLP_OK;
 }
 
-#define TRY(expr)                         \
-    do {                                  \
-        clmlp_status s_ = (expr);         \
-        if (s_ != CLMLP_OK)               \
-            return s_;                    \
-    } while (0)
-
 static int use_clblast(const clmlp_cl_be *be, size_t batch)
 {
     return be->gemm == CLMLP_GEMM_CLBLAST || (be->gemm == CLMLP_GEMM_AUTO && batch > 1);
