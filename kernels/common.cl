@@ -7,8 +7,10 @@
 #ifdef CLMLP_FP64
 #pragma OPENCL EXTENSION cl_khr_fp64 : enable
 typedef double real;
+typedef double8 real8;
 #else
 typedef float real;
+typedef float8 real8;
 #endif
 
 /* sech^2(z) = 4t / (1 + t)^2 with t = exp(-2|z|): exact to rounding, no overflow. */

@@ -1,7 +1,7 @@
 /*
  * Every operation of the OpenCL backend against the host backend, on random data at
- * awkward shapes (sizes 1, 3, 17, 257; batch 1 and > 1), in double and float, with our
- * own kernels and with CLBlast for the products. Outputs are poisoned with NaN first, so
+ * awkward shapes (sizes 1, 3, 7, 10, 17, 33, 257, 784; batch 1 and > 1), in double and
+ * float, with the simple kernels, the tiled products and CLBlast. Outputs are poisoned with NaN first, so
  * an element a kernel forgets to write fails the comparison.
  */
 #include "support.h"
@@ -23,7 +23,8 @@ typedef struct {
 } shape;
 
 static const shape shapes[] = {
-    {1, 1, 1}, {1, 3, 17}, {3, 17, 3}, {17, 257, 17}, {1, 257, 3}, {17, 1, 257}, {3, 3, 257}, {257, 17, 1},
+    {1, 1, 1},   {1, 3, 17},    {3, 17, 3},  {17, 257, 17}, {1, 257, 3},  {17, 1, 257},
+    {3, 3, 257}, {257, 17, 1},  {7, 10, 33}, {33, 784, 10}, {10, 7, 784}, {128, 784, 256},
 };
 
 static double tolerance(const suite *st) { return st->dtype == CLMLP_F64 ? 1e-12 : 2e-6; }
@@ -270,18 +271,17 @@ static void test_extreme_z(void **state)
 
 int main(void)
 {
-    static suite f64_own = {CLMLP_F64, CLMLP_GEMM_OWN, NULL, NULL};
-    static suite f64_clblast = {CLMLP_F64, CLMLP_GEMM_CLBLAST, NULL, NULL};
-    static suite f32_own = {CLMLP_F32, CLMLP_GEMM_OWN, NULL, NULL};
-    static suite f32_clblast = {CLMLP_F32, CLMLP_GEMM_CLBLAST, NULL, NULL};
-    const struct CMUnitTest f64_own_tests[] = {SUITE_TESTS(f64_own)};
-    const struct CMUnitTest f64_clblast_tests[] = {SUITE_TESTS(f64_clblast)};
-    const struct CMUnitTest f32_own_tests[] = {SUITE_TESTS(f32_own)};
-    const struct CMUnitTest f32_clblast_tests[] = {SUITE_TESTS(f32_clblast)};
+    static suite suites[] = {
+        {CLMLP_F64, CLMLP_GEMM_SIMPLE, NULL, NULL}, {CLMLP_F64, CLMLP_GEMM_OWN, NULL, NULL},
+        {CLMLP_F64, CLMLP_GEMM_CLBLAST, NULL, NULL}, {CLMLP_F32, CLMLP_GEMM_SIMPLE, NULL, NULL},
+        {CLMLP_F32, CLMLP_GEMM_OWN, NULL, NULL},     {CLMLP_F32, CLMLP_GEMM_CLBLAST, NULL, NULL},
+    };
+    const char *names[] = {"f64, simple kernels", "f64, tiled products", "f64, CLBlast products",
+                           "f32, simple kernels", "f32, tiled products", "f32, CLBlast products"};
     int failed = 0;
-    failed += cmocka_run_group_tests_name("kernels f64, own kernels", f64_own_tests, NULL, NULL);
-    failed += cmocka_run_group_tests_name("kernels f64, CLBlast products", f64_clblast_tests, NULL, NULL);
-    failed += cmocka_run_group_tests_name("kernels f32, own kernels", f32_own_tests, NULL, NULL);
-    failed += cmocka_run_group_tests_name("kernels f32, CLBlast products", f32_clblast_tests, NULL, NULL);
+    for (size_t i = 0; i < sizeof suites / sizeof suites[0]; i++) {
+        const struct CMUnitTest tests[] = {SUITE_TESTS(suites[i])};
+        failed += _cmocka_run_group_tests(names[i], tests, sizeof tests / sizeof tests[0], NULL, NULL);
+    }
     return failed;
 }

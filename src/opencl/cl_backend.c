@@ -35,8 +35,9 @@ static karg real_karg(const clmlp_be *base, real_arg *storage, double v)
     return base->dtype == CLMLP_F32 ? ARG(storage->f) : ARG(storage->d);
 }
 
-static clmlp_status launch(clmlp_cl_be *be, cl_kernel kernel, const char *name, cl_uint dims,
-                           const size_t *global, size_t n_args, const karg *args)
+/* local may be NULL: the implementation picks. */
+static clmlp_status launch_local(clmlp_cl_be *be, cl_kernel kernel, const char *name, cl_uint dims,
+                                 const size_t *global, const size_t *local, size_t n_args, const karg *args)
 {
     for (size_t i = 0; i < n_args; i++) {
         cl_int err = clSetKernelArg(kernel, (cl_uint)i, args[i].size, args[i].value);
@@ -45,12 +46,18 @@ static clmlp_status launch(clmlp_cl_be *be, cl_kernel kernel, const char *name, 
             return clmlp_fail_context(CLMLP_EOPENCL, "kernel %s argument %zu", name, i);
         }
     }
-    cl_int err = clEnqueueNDRangeKernel(be->queue, kernel, dims, NULL, global, NULL, 0, NULL, NULL);
+    cl_int err = clEnqueueNDRangeKernel(be->queue, kernel, dims, NULL, global, local, 0, NULL, NULL);
     if (err != CL_SUCCESS) {
         clmlp_cl_fail("clEnqueueNDRangeKernel", err);
         return clmlp_fail_context(CLMLP_EOPENCL, "kernel %s", name);
     }
     return CLMLP_OK;
+}
+
+static clmlp_status launch(clmlp_cl_be *be, cl_kernel kernel, const char *name, cl_uint dims, const size_t *global,
+                           size_t n_args, const karg *args)
+{
+    return launch_local(be, kernel, name, dims, global, NULL, n_args, args);
 }
 
 /* Kernels take sizes as uint: refuse what does not fit before launching. */
@@ -62,9 +69,52 @@ static clmlp_status as_uint(size_t v, const char *what, cl_uint *out)
     return CLMLP_OK;
 }
 
-static int use_clblast(const clmlp_cl_be *be, size_t batch)
+/* Batch 1 (and SIMPLE) uses the one-work-item-per-output kernels: a single row gains
+ * nothing from tiling. */
+static int tiled(const clmlp_cl_be *be, size_t batch)
 {
-    return be->gemm == CLMLP_GEMM_CLBLAST || (be->gemm == CLMLP_GEMM_AUTO && batch > 1);
+    return batch > 1 && be->gemm != CLMLP_GEMM_SIMPLE;
+}
+
+/* C (m × n) = op(A) · B with op(A) = A (m × k) or, when trans_a, A^T (A stored k × m);
+ * B is k × n. Row strides lda, ldb, ldc. */
+static clmlp_status product(clmlp_cl_be *be, int trans_a, size_t m, size_t n, size_t k, const clmlp_buf *A,
+                            size_t lda, const clmlp_buf *B, size_t ldb, clmlp_buf *C, size_t ldc)
+{
+    if (be->gemm == CLMLP_GEMM_CLBLAST)
+        return clmlp_cl_gemm(be, trans_a, 0, m, n, k, A, lda, B, ldb, C, ldc);
+    cl_uint um, un, uk, ua, ub, uc;
+    TRY(as_uint(m, "rows", &um));
+    TRY(as_uint(n, "columns", &un));
+    TRY(as_uint(k, "inner size", &uk));
+    TRY(as_uint(lda, "row stride", &ua));
+    TRY(as_uint(ldb, "row stride", &ub));
+    TRY(as_uint(ldc, "row stride", &uc));
+    size_t vw = be->base.dtype == CLMLP_F32 ? 16 : 8, tr = 8;
+    return launch_local(be, trans_a ? be->k.gemm_tn : be->k.gemm_nn, trans_a ? "gemm_tn" : "gemm_nn", 2,
+                        (size_t[]){(n + vw - 1) / vw, (m + tr - 1) / tr}, (size_t[]){1, 1}, 9,
+                        (karg[]){ARG(um), ARG(un), ARG(uk), MEM(A), ARG(ua), MEM(B), ARG(ub), MEM(C), ARG(uc)});
+}
+
+static clmlp_status cl_alloc(clmlp_be *base, size_t n, clmlp_buf **out);
+
+/* W^T (cols × rows) of W (rows × cols) into the scratch buffer. */
+static clmlp_status transpose_to_scratch(clmlp_cl_be *be, const clmlp_buf *W, size_t rows, size_t cols)
+{
+    if (!be->scratch || be->scratch->n < rows * cols) {
+        clmlp_buf *bigger;
+        TRY(cl_alloc(&be->base, rows * cols, &bigger));
+        if (be->scratch) { /* enqueued work keeps its own reference to the old buffer */
+            clReleaseMemObject(be->scratch->mem);
+            free(be->scratch);
+        }
+        be->scratch = bigger;
+    }
+    cl_uint ur, uc;
+    TRY(as_uint(rows, "rows", &ur));
+    TRY(as_uint(cols, "columns", &uc));
+    return launch(be, be->k.transpose, "transpose", 2, (size_t[]){cols, rows}, 4,
+                  (karg[]){ARG(ur), ARG(uc), MEM(W), MEM(be->scratch)});
 }
 
 /* ---- buffers ------------------------------------------------------------ */
@@ -73,7 +123,7 @@ static clmlp_status cl_alloc(clmlp_be *base, size_t n, clmlp_buf **out)
 {
     clmlp_cl_be *be = BE(base);
     size_t bytes;
-    if (!clmlp_mul_ok(n ? n : 1, real_size(base), &bytes) || bytes > be->max_alloc)
+    if (n > SIZE_MAX - CLMLP_PAD || !clmlp_mul_ok(n + CLMLP_PAD, real_size(base), &bytes) || bytes > be->max_alloc)
         return clmlp_fail(CLMLP_ENOMEM, "a device buffer of %zu elements (%zu bytes each) exceeds the device's largest allocation (%llu bytes)",
                           n, real_size(base), (unsigned long long)be->max_alloc);
     clmlp_buf *buf = malloc(sizeof *buf);
@@ -228,8 +278,13 @@ static clmlp_status cl_forward_layer(clmlp_be *base, size_t batch, size_t n_in, 
     TRY(as_uint(n_in, "layer input size", &ui));
     TRY(as_uint(n_out, "layer size", &uo));
     TRY(as_uint(batch * n_out, "batch × layer size", &ucount));
-    if (use_clblast(be, batch)) {
-        TRY(clmlp_cl_gemm(be, 0, 1, batch, n_out, n_in, a_prev, n_in, W, n_in, z, n_out));
+    if (tiled(be, batch)) {
+        if (be->gemm == CLMLP_GEMM_CLBLAST) {
+            TRY(clmlp_cl_gemm(be, 0, 1, batch, n_out, n_in, a_prev, n_in, W, n_in, z, n_out));
+        } else { /* the tiled kernels want W^T (n_in × n_out) as the right operand */
+            TRY(transpose_to_scratch(be, W, n_out, n_in));
+            TRY(product(be, 0, batch, n_out, n_in, a_prev, n_in, be->scratch, n_out, z, n_out));
+        }
         return launch(be, be->k.bias_act, "bias_act", 1, (size_t[]){batch * n_out}, 6,
                       (karg[]){ARG(ucount), ARG(uo), MEM(b), ARG(act), MEM(z), MEM(a)});
     }
@@ -272,8 +327,8 @@ static clmlp_status cl_backprop_delta(clmlp_be *base, size_t batch, size_t n, si
     TRY(as_uint(n, "layer size", &un));
     TRY(as_uint(n_next, "next layer size", &unext));
     TRY(as_uint(batch * n, "batch × layer size", &ucount));
-    if (use_clblast(be, batch)) {
-        TRY(clmlp_cl_gemm(be, 0, 0, batch, n, n_next, delta_next, n_next, W_next, n, delta, n));
+    if (tiled(be, batch)) {
+        TRY(product(be, 0, batch, n, n_next, delta_next, n_next, W_next, n, delta, n));
         return cl_sech2_mul(base, batch * n, z, delta, delta);
     }
     return launch(be, be->k.backprop_delta, "backprop_delta", 2, (size_t[]){n, batch}, 7,
@@ -289,8 +344,8 @@ static clmlp_status cl_weight_grad(clmlp_be *base, size_t batch, size_t n_in, si
     TRY(as_uint(batch, "batch", &ub));
     TRY(as_uint(n_in, "layer input size", &ui));
     TRY(as_uint(n_out, "layer size", &uo));
-    if (use_clblast(be, batch))
-        TRY(clmlp_cl_gemm(be, 1, 0, n_out, n_in, batch, delta, n_out, a_prev, n_in, dW, n_in));
+    if (tiled(be, batch))
+        TRY(product(be, 1, n_out, n_in, batch, delta, n_out, a_prev, n_in, dW, n_in));
     else
         TRY(launch(be, be->k.weight_grad, "weight_grad", 2, (size_t[]){n_in, n_out}, 6,
                    (karg[]){ARG(ub), ARG(ui), ARG(uo), MEM(delta), MEM(a_prev), MEM(dW)}));
@@ -376,6 +431,10 @@ static void cl_destroy(clmlp_be *base)
     if (be->queue)
         clFinish(be->queue);
     clmlp_cl_release_kernels(be);
+    if (be->scratch) {
+        clReleaseMemObject(be->scratch->mem);
+        free(be->scratch);
+    }
     if (be->queue)
         clReleaseCommandQueue(be->queue);
     if (be->context)
@@ -414,8 +473,10 @@ static clmlp_status gemm_mode_from_env(clmlp_gemm_mode *mode)
         *mode = CLMLP_GEMM_OWN;
     else if (strcmp(v, "clblast") == 0)
         *mode = CLMLP_GEMM_CLBLAST;
+    else if (strcmp(v, "simple") == 0)
+        *mode = CLMLP_GEMM_SIMPLE;
     else
-        return clmlp_fail(CLMLP_EINVAL, "CLMLP_GEMM='%s' is not auto, own or clblast", v);
+        return clmlp_fail(CLMLP_EINVAL, "CLMLP_GEMM='%s' is not auto, own, clblast or simple", v);
     return CLMLP_OK;
 }
 
@@ -430,6 +491,13 @@ static clmlp_status device_setup(clmlp_cl_be *be)
     err = clGetDeviceInfo(be->device, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof be->max_alloc, &be->max_alloc, NULL);
     if (err != CL_SUCCESS)
         return clmlp_cl_fail("clGetDeviceInfo(CL_DEVICE_MAX_MEM_ALLOC_SIZE)", err);
+    if (be->gemm == CLMLP_GEMM_AUTO) { /* our tiled kernels on CPUs, CLBlast's tuning elsewhere */
+        cl_device_type type = 0;
+        err = clGetDeviceInfo(be->device, CL_DEVICE_TYPE, sizeof type, &type, NULL);
+        if (err != CL_SUCCESS)
+            return clmlp_cl_fail("clGetDeviceInfo(CL_DEVICE_TYPE)", err);
+        be->gemm = type & CL_DEVICE_TYPE_CPU ? CLMLP_GEMM_OWN : CLMLP_GEMM_CLBLAST;
+    }
 
     if (be->base.dtype == CLMLP_F64) {
         size_t len = 0;

@@ -9,14 +9,20 @@
 
 #include "../backend.h"
 
-/* Which code computes the matrix products. AUTO: CLBlast for batch > 1, our kernels for
- * batch 1 (a single row gains nothing from a tiled GEMM). */
-typedef enum { CLMLP_GEMM_AUTO = 0, CLMLP_GEMM_OWN = 1, CLMLP_GEMM_CLBLAST = 2 } clmlp_gemm_mode;
+/* Which code computes the matrix products of a batch > 1: OWN, the register-tiled
+ * kernels of gemm.cl (made for CPU devices); CLBLAST (tuned for GPUs); SIMPLE, the
+ * one-work-item-per-output kernels of layers.cl, which always serve batch 1. AUTO picks
+ * OWN on CPU devices and CLBLAST elsewhere. */
+typedef enum { CLMLP_GEMM_AUTO = 0, CLMLP_GEMM_OWN = 1, CLMLP_GEMM_CLBLAST = 2, CLMLP_GEMM_SIMPLE = 3 } clmlp_gemm_mode;
+
+/* Every device buffer has this many spare elements past its end: the tiled products
+ * read whole vectors at the edges. */
+enum { CLMLP_PAD = 16 };
 
 typedef struct clmlp_cl_kernels {
     cl_kernel forward_layer, bias_act, output_delta_mse, output_delta_ce, backprop_delta,
         sech2_mul, weight_grad, bias_grad, sgd_update, fill, gather_rows, sgd_momentum, batch_stats,
-        confusion_update;
+        confusion_update, gemm_nn, gemm_tn, transpose;
 } clmlp_cl_kernels;
 
 typedef struct clmlp_cl_be {
@@ -26,7 +32,8 @@ typedef struct clmlp_cl_be {
     cl_command_queue queue;
     cl_program program;
     clmlp_cl_kernels k;
-    clmlp_gemm_mode gemm;
+    clmlp_gemm_mode gemm; /* resolved: never AUTO once created */
+    clmlp_buf *scratch;   /* W^T for the tiled forward product, grown on demand */
     cl_ulong max_alloc; /* CL_DEVICE_MAX_MEM_ALLOC_SIZE */
 } clmlp_cl_be;
 
