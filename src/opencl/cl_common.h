@@ -35,6 +35,7 @@ typedef struct clmlp_cl_be {
     clmlp_gemm_mode gemm; /* resolved: never AUTO once created */
     clmlp_buf *scratch;   /* W^T for the tiled forward product, grown on demand */
     cl_ulong max_alloc; /* CL_DEVICE_MAX_MEM_ALLOC_SIZE */
+    int program_from_cache; /* the program came from the on-disk cache (for tests) */
 } clmlp_cl_be;
 
 struct clmlp_buf {
@@ -58,6 +59,13 @@ clmlp_status clmlp_cl_choose_device(int platform, int device, cl_device_id *out)
 /* Builds the embedded kernels for the backend's dtype and creates every kernel. */
 clmlp_status clmlp_cl_build_kernels(clmlp_cl_be *be);
 void clmlp_cl_release_kernels(clmlp_cl_be *be);
+
+/* The on-disk program cache (cl_cache.c): the entry's path and key (0: cache off),
+ * a built program from it (NULL: miss or bad entry), and storing a built program. */
+int clmlp_cl_cache_path(const clmlp_cl_be *be, const char *options, const char *source, char *path, size_t size,
+                        uint64_t *key);
+cl_program clmlp_cl_cache_load(clmlp_cl_be *be, const char *path, uint64_t key, const char *options);
+void clmlp_cl_cache_store(clmlp_cl_be *be, cl_program program, const char *path, uint64_t key);
 
 /* C = op(A)·op(B) through CLBlast, row-major; op transposes when the flag is set. */
 clmlp_status clmlp_cl_gemm(clmlp_cl_be *be, int trans_a, int trans_b, size_t m, size_t n,

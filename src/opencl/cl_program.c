@@ -1,4 +1,4 @@
-/* Building kernels/mlp.cl (embedded at build time) for the backend's dtype. */
+/* Building the embedded kernels for the backend's dtype, or loading them from the cache. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,16 +46,25 @@ clmlp_status clmlp_cl_build_kernels(clmlp_cl_be *be)
 {
     cl_int err;
     const char *src = clmlp_kernel_source;
-    be->program = clCreateProgramWithSource(be->context, 1, &src, NULL, &err);
-    if (err != CL_SUCCESS) {
-        be->program = NULL;
-        return clmlp_cl_fail("clCreateProgramWithSource", err);
-    }
     const char *options = be->base.dtype == CLMLP_F64 ? "-cl-std=CL1.2 -D CLMLP_FP64" PLANTED_BUG
                                                       : "-cl-std=CL1.2" PLANTED_BUG;
-    err = clBuildProgram(be->program, 1, &be->device, options, NULL, NULL);
-    if (err != CL_SUCCESS)
-        return build_failure(be, err);
+    char cache_path[4096];
+    uint64_t key = 0;
+    int cached = clmlp_cl_cache_path(be, options, src, cache_path, sizeof cache_path, &key);
+    be->program = cached ? clmlp_cl_cache_load(be, cache_path, key, options) : NULL;
+    be->program_from_cache = be->program != NULL;
+    if (!be->program) {
+        be->program = clCreateProgramWithSource(be->context, 1, &src, NULL, &err);
+        if (err != CL_SUCCESS) {
+            be->program = NULL;
+            return clmlp_cl_fail("clCreateProgramWithSource", err);
+        }
+        err = clBuildProgram(be->program, 1, &be->device, options, NULL, NULL);
+        if (err != CL_SUCCESS)
+            return build_failure(be, err);
+        if (cached)
+            clmlp_cl_cache_store(be, be->program, cache_path, key);
+    }
 
     struct {
         const char *name;
