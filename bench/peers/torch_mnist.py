@@ -43,6 +43,10 @@ def main():
     ap.add_argument("--dtype", default="f32", choices=["f32", "f64"])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--sizes", default="784,256,128,10")
+    ap.add_argument("--crop", type=int, default=0)
+    ap.add_argument("--samples", type=int, default=0, help="train on the first N images only (0: all)")
+    ap.add_argument("--no-eval", action="store_true")
     ap.add_argument("--mean", type=float, default=0.2860)
     ap.add_argument("--std", type=float, default=0.3530)
     a = ap.parse_args()
@@ -50,21 +54,33 @@ def main():
     torch.manual_seed(a.seed)
     dt = torch.float32 if a.dtype == "f32" else torch.float64
 
+    sizes = [int(v) for v in a.sizes.split(",")]
+
     def load(split):
-        x = read_idx(find(a.data, split + "-images-idx3-ubyte")).reshape(-1, 784).astype(np.float64) / 255.0
+        images = read_idx(find(a.data, split + "-images-idx3-ubyte"))
+        if a.crop:
+            off = (images.shape[1] - a.crop) // 2
+            images = images[:, off:off + a.crop, off:off + a.crop]
+        x = images.reshape(images.shape[0], -1).astype(np.float64) / 255.0
         y = read_idx(find(a.data, split + "-labels-idx1-ubyte")).astype(np.int64)
+        if a.samples and split == "train":
+            x, y = x[:a.samples], y[:a.samples]
         return torch.tensor((x - a.mean) / a.std, dtype=dt), torch.tensor(y)
 
     xtr, ytr = load("train")
     xte, yte = load("t10k")
-    net = torch.nn.Sequential(torch.nn.Linear(784, 256), torch.nn.Tanh(), torch.nn.Linear(256, 128), torch.nn.Tanh(),
-                              torch.nn.Linear(128, 10), *( [torch.nn.Tanh()] if a.loss == "mse" else [] )).to(dt)
+    layers = []
+    for l in range(1, len(sizes)):
+        layers.append(torch.nn.Linear(sizes[l - 1], sizes[l]))
+        if l < len(sizes) - 1 or a.loss == "mse":
+            layers.append(torch.nn.Tanh())
+    net = torch.nn.Sequential(*layers).to(dt)
     opt = torch.optim.SGD(net.parameters(), lr=a.lr)
 
     def loss_fn(out, y):
         if a.loss == "ce":
             return torch.nn.functional.cross_entropy(out, y)
-        t = torch.nn.functional.one_hot(y, 10).to(dt)
+        t = torch.nn.functional.one_hot(y, sizes[-1]).to(dt)
         if a.mse_reduction == "mean":
             return torch.nn.functional.mse_loss(out, t)
         return ((out - t) ** 2).sum() / out.shape[0]
@@ -82,11 +98,16 @@ def main():
             opt.step()
             total += loss.item() * len(idx)
         seconds = time.perf_counter() - start
+        if a.no_eval:
+            print(json.dumps({"peer": "torch", "epoch": epoch, "train_loss": total / n, "samples_per_s": n / seconds,
+                              "seconds": seconds, "batch": a.batch, "sizes": a.sizes, "dtype": a.dtype,
+                              "threads": a.threads}), flush=True)
+            continue
         with torch.no_grad():
             out = net(xte)
             acc = (out.argmax(1) == yte).double().mean().item()
             test_loss = loss_fn(out, yte).item()
-        print(json.dumps({"epoch": epoch, "train_loss": total / n, "test_loss": test_loss, "test_accuracy": acc,
+        print(json.dumps({"peer": "torch", "epoch": epoch, "train_loss": total / n, "test_loss": test_loss, "test_accuracy": acc,
                           "samples_per_s": n / seconds, "seconds": seconds}), flush=True)
 
 
