@@ -19,3 +19,28 @@ inline real sech2(real z)
     real t = exp((real)-2 * fabs(z));
     return 4 * t / ((1 + t) * (1 + t));
 }
+
+/* The widest vector the CPU kernels use: VW reals (64 bytes, one AVX-512 register). */
+#ifdef CLMLP_FP64
+#define VW 8
+typedef double8 realv;
+#define VLOADV vload8
+#define VSTOREV vstore8
+#else
+#define VW 16
+typedef float16 realv;
+#define VLOADV vload16
+#define VSTOREV vstore16
+#endif
+
+/* Sum of the lanes of v. */
+inline real hsum(realv v)
+{
+#ifdef CLMLP_FP64
+    double4 h4 = v.lo + v.hi;
+#else
+    float8 h8 = v.lo + v.hi;
+    float4 h4 = h8.lo + h8.hi;
+#endif
+    return (h4.x + h4.y) + (h4.z + h4.w);
+}

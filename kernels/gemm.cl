@@ -6,17 +6,6 @@
  * Edge tiles stay vectorized: A rows are clamped, B rows are over-read (every device
  * buffer is padded by CLMLP_PAD elements), and only the stores are masked.
  */
-#ifdef CLMLP_FP64
-#define VW 8
-typedef double8 realv;
-#define VLOADV vload8
-#define VSTOREV vstore8
-#else
-#define VW 16
-typedef float16 realv;
-#define VLOADV vload16
-#define VSTOREV vstore16
-#endif
 #define TR 8
 
 /* Stores the first n (<= VW) columns of v at c. */

@@ -18,6 +18,17 @@ typedef struct clmlp_buf clmlp_buf; /* defined by each backend */
 typedef struct clmlp_ibuf clmlp_ibuf; /* an array of uint32 indices, likewise */
 typedef struct clmlp_be clmlp_be;
 
+/* What the fused per-sample operation needs of a net of at most CLMLP_FUSED_MAX_LAYERS
+ * layers: sizes, loss and, for l = 1..L, the parameters and momentum buffers. */
+enum { CLMLP_FUSED_MAX_LAYERS = 4 };
+typedef struct clmlp_fused_net {
+    size_t L;
+    const size_t *n; /* n[0..L] */
+    clmlp_loss loss;
+    clmlp_buf *W[CLMLP_FUSED_MAX_LAYERS + 1], *b[CLMLP_FUSED_MAX_LAYERS + 1];
+    clmlp_buf *vW[CLMLP_FUSED_MAX_LAYERS + 1], *vb[CLMLP_FUSED_MAX_LAYERS + 1];
+} clmlp_fused_net;
+
 typedef struct clmlp_backend_ops {
     void (*destroy)(clmlp_be *be);
 
@@ -79,6 +90,12 @@ typedef struct clmlp_backend_ops {
     /* confusion[argmax(y) · n + argmax(out)] += 1 per row. */
     clmlp_status (*confusion_update)(clmlp_be *be, size_t batch, size_t n, const clmlp_buf *out,
                                      const clmlp_buf *y, clmlp_buf *confusion);
+    /* Optional (NULL where a step's operations are cheap to call one by one): `count`
+     * per-sample SGD steps (batch 1) over samples order[first…] in one call, with the
+     * same arithmetic as the operations above, adding to stats like batch_stats. */
+    clmlp_status (*train_per_sample)(clmlp_be *be, const clmlp_fused_net *net, const clmlp_buf *x,
+                                     const clmlp_buf *y, const clmlp_ibuf *order, size_t first, size_t count,
+                                     double lr, double momentum, double weight_decay, clmlp_buf *stats);
 } clmlp_backend_ops;
 
 struct clmlp_be {

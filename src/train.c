@@ -3,6 +3,7 @@
  * weights are no longer needed. Nothing is read back inside an epoch except the two
  * counters at each report. */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -107,6 +108,21 @@ static clmlp_status update_layer(clmlp_net *net, size_t l, void *user)
                              ly->vb, ly->b);
 }
 
+/* The net as the fused per-sample operation sees it; 0 when it does not fit. */
+static int fused_view(const clmlp_net *net, clmlp_fused_net *view)
+{
+    if (net->L > CLMLP_FUSED_MAX_LAYERS || !net->be->ops->train_per_sample)
+        return 0;
+    *view = (clmlp_fused_net){.L = net->L, .n = net->n, .loss = net->cfg.loss};
+    for (size_t l = 1; l <= net->L; l++) {
+        view->W[l] = net->layers[l].W;
+        view->b[l] = net->layers[l].b;
+        view->vW[l] = net->layers[l].vW;
+        view->vb[l] = net->layers[l].vb;
+    }
+    return 1;
+}
+
 clmlp_status clmlp_train_epoch(clmlp_net *net, const clmlp_dataset *train, const clmlp_train_options *opt,
                                size_t epoch, clmlp_epoch_stats *stats)
 {
@@ -134,15 +150,28 @@ clmlp_status clmlp_train_epoch(clmlp_net *net, const clmlp_dataset *train, const
     double sums[2] = {0, 0}, start = now_seconds();
     size_t done = 0, step = 0, since_flush = 0;
     int stopped = 0;
+    clmlp_fused_net fused;
+    int use_fused = batch == 1 && fused_view(net, &fused);
     while (done < train->count && !stopped) {
         size_t rows = train->count - done < batch ? train->count - done : batch;
-        update.grad_scale = 1.0 / (double)rows; /* the loss is averaged over the batch */
-        TRY(ops->gather_rows(net->be, train->x, train->n_in, net->order, done, rows, net->layers[0].a));
-        TRY(ops->gather_rows(net->be, train->y, train->n_out, net->order, done, rows, net->y));
-        TRY(clmlp_net_forward_pass(net, rows));
-        TRY(clmlp_net_output_delta(net, rows));
-        TRY(ops->batch_stats(net->be, rows, net->n[L], net->layers[L].a, net->y, net->row_loss, net->stats));
-        TRY(clmlp_net_backward_pass(net, rows, update_layer, &update));
+        if (use_fused) { /* steps until the next report or flush, in one call */
+            size_t until_report = opt->report_every ? opt->report_every - step % opt->report_every : SIZE_MAX;
+            size_t steps = train->count - done;
+            steps = steps < until_report ? steps : until_report;
+            steps = steps < FLUSH_SAMPLES - since_flush ? steps : FLUSH_SAMPLES - since_flush;
+            TRY(ops->train_per_sample(net->be, &fused, train->x, train->y, net->order, done, steps, update.lr,
+                                      opt->momentum, opt->weight_decay, net->stats));
+            rows = steps;
+            step += steps - 1;
+        } else {
+            update.grad_scale = 1.0 / (double)rows; /* the loss is averaged over the batch */
+            TRY(ops->gather_rows(net->be, train->x, train->n_in, net->order, done, rows, net->layers[0].a));
+            TRY(ops->gather_rows(net->be, train->y, train->n_out, net->order, done, rows, net->y));
+            TRY(clmlp_net_forward_pass(net, rows));
+            TRY(clmlp_net_output_delta(net, rows));
+            TRY(ops->batch_stats(net->be, rows, net->n[L], net->layers[L].a, net->y, net->row_loss, net->stats));
+            TRY(clmlp_net_backward_pass(net, rows, update_layer, &update));
+        }
         done += rows;
         step++;
         since_flush += rows;

@@ -93,6 +93,67 @@ static void optimizer_matches_hand_update(void **state)
     }
 }
 
+static int count_reports(void *user, size_t done, size_t total, double loss)
+{
+    (void)done, (void)total, (void)loss;
+    (*(int *)user)++;
+    return 0;
+}
+
+/* Batch 1 on the OpenCL backend runs the fused per-sample kernel (up to 4 layers) or the
+ * step-by-step operations (5 layers): both must train exactly like the host path. */
+static void per_sample_matches_host(void **state)
+{
+    (void)state;
+    enum { N = 40 };
+    static const size_t two[] = {20, 6, 3}, four[] = {20, 5, 4, 3, 3}, five[] = {20, 4, 4, 4, 4, 3};
+    const size_t *nets[] = {two, four, five}, lengths[] = {3, 5, 6};
+    uint8_t images[N * 20], labels[N];
+    tiny_data(N, images, labels);
+    for (size_t t = 0; t < 3; t++)
+        for (int loss = CLMLP_LOSS_MSE; loss <= CLMLP_LOSS_SOFTMAX_CE; loss++) {
+            clmlp_net *dev = test_net(nets[t], lengths[t], CLMLP_BACKEND_OPENCL, CLMLP_F64, (clmlp_loss)loss, 2);
+            clmlp_net *host = test_net(nets[t], lengths[t], CLMLP_BACKEND_HOST, CLMLP_F64, (clmlp_loss)loss, 2);
+            clmlp_preprocess pp_dev, pp_host;
+            clmlp_preprocess_init(&pp_dev);
+            clmlp_preprocess_init(&pp_host);
+            clmlp_dataset *d_dev, *d_host;
+            TEST_OK(clmlp_dataset_create(dev, images, labels, N, 4, 5, &pp_dev, &d_dev));
+            TEST_OK(clmlp_dataset_create(host, images, labels, N, 4, 5, &pp_host, &d_host));
+            clmlp_train_options opt;
+            clmlp_train_options_init(&opt);
+            opt.batch = 1;
+            opt.lr = 0.05;
+            opt.momentum = 0.5;
+            opt.weight_decay = 0.001;
+            opt.report_every = 7; /* the fused kernel runs in chunks between reports */
+            int reports = 0;
+            opt.progress = count_reports;
+            opt.user = &reports;
+            clmlp_epoch_stats s_dev, s_host;
+            for (size_t epoch = 0; epoch < 2; epoch++) {
+                TEST_OK(clmlp_train_epoch(dev, d_dev, &opt, epoch, &s_dev));
+                TEST_OK(clmlp_train_epoch(host, d_host, &opt, epoch, &s_host));
+                assert_true(fabs(s_dev.loss - s_host.loss) <= 1e-12 * s_host.loss);
+                assert_true(s_dev.accuracy == s_host.accuracy);
+            }
+            assert_int_equal(reports, 4 * (N / 7)); /* 2 epochs × 2 nets */
+            for (size_t l = 1; l < lengths[t]; l++) {
+                size_t n_w = nets[t][l] * nets[t][l - 1];
+                double W_dev[120], b_dev[6], W_host[120], b_host[6];
+                TEST_OK(clmlp_get_layer(dev, l, W_dev, b_dev));
+                TEST_OK(clmlp_get_layer(host, l, W_host, b_host));
+                if (!(test_rel_err(W_dev, W_host, n_w) <= 1e-12 && test_rel_err(b_dev, b_host, nets[t][l]) <= 1e-12))
+                    fail_msg("net %zu loss %d layer %zu: device %.3g from host", t, loss, l,
+                             test_rel_err(W_dev, W_host, n_w));
+            }
+            clmlp_dataset_destroy(d_dev);
+            clmlp_dataset_destroy(d_host);
+            clmlp_destroy(dev);
+            clmlp_destroy(host);
+        }
+}
+
 /* Evaluation counts what a host-side argmax over clmlp_forward's outputs counts. */
 static void evaluation_matches_forward(void **state)
 {
@@ -240,6 +301,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         BOTH(optimizer_matches_hand_update), BOTH(evaluation_matches_forward), BOTH(dataset_checks),
         BOTH(mismatched_files),              BOTH(learns_fashion_mnist),
+        cmocka_unit_test(per_sample_matches_host),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

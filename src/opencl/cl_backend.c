@@ -98,18 +98,25 @@ static clmlp_status product(clmlp_cl_be *be, int trans_a, size_t m, size_t n, si
 
 static clmlp_status cl_alloc(clmlp_be *base, size_t n, clmlp_buf **out);
 
+/* Grows a backend-owned buffer to at least n elements. */
+static clmlp_status reserve(clmlp_cl_be *be, clmlp_buf **buf, size_t n)
+{
+    if (*buf && (*buf)->n >= n)
+        return CLMLP_OK;
+    clmlp_buf *bigger;
+    TRY(cl_alloc(&be->base, n, &bigger));
+    if (*buf) { /* enqueued work keeps its own reference to the old buffer */
+        clReleaseMemObject((*buf)->mem);
+        free(*buf);
+    }
+    *buf = bigger;
+    return CLMLP_OK;
+}
+
 /* W^T (cols × rows) of W (rows × cols) into the scratch buffer. */
 static clmlp_status transpose_to_scratch(clmlp_cl_be *be, const clmlp_buf *W, size_t rows, size_t cols)
 {
-    if (!be->scratch || be->scratch->n < rows * cols) {
-        clmlp_buf *bigger;
-        TRY(cl_alloc(&be->base, rows * cols, &bigger));
-        if (be->scratch) { /* enqueued work keeps its own reference to the old buffer */
-            clReleaseMemObject(be->scratch->mem);
-            free(be->scratch);
-        }
-        be->scratch = bigger;
-    }
+    TRY(reserve(be, &be->scratch, rows * cols));
     cl_uint ur, uc;
     TRY(as_uint(rows, "rows", &ur));
     TRY(as_uint(cols, "columns", &uc));
@@ -421,6 +428,38 @@ static clmlp_status cl_confusion_update(clmlp_be *base, size_t batch, size_t n, 
                   (karg[]){ARG(ub), ARG(un), MEM(out), MEM(y), MEM(confusion)});
 }
 
+static clmlp_status cl_train_per_sample(clmlp_be *base, const clmlp_fused_net *net, const clmlp_buf *x,
+                                        const clmlp_buf *y, const clmlp_ibuf *order, size_t first, size_t count,
+                                        double lr, double momentum, double weight_decay, clmlp_buf *stats)
+{
+    clmlp_cl_be *be = BE(base);
+    if (net->L < 1 || net->L > CLMLP_FUSED_MAX_LAYERS)
+        return clmlp_fail(CLMLP_EINVAL, "the fused per-sample kernel takes 1 to %d layers, not %zu",
+                          CLMLP_FUSED_MAX_LAYERS, net->L);
+    cl_uint u[5] = {0, 0, 0, 0, 0}, uL = (cl_uint)net->L, ce = net->loss == CLMLP_LOSS_SOFTMAX_CE, ufirst, ucount;
+    size_t work = 0;
+    for (size_t l = 0; l <= net->L; l++) {
+        TRY(as_uint(net->n[l], "layer size", &u[l]));
+        work += l ? 3 * net->n[l] : 0;
+    }
+    TRY(as_uint(first, "first sample", &ufirst));
+    TRY(as_uint(count, "sample count", &ucount));
+    TRY(reserve(be, &be->work, work));
+    real_arg r_lr, r_mom, r_wd;
+    karg args[33] = {ARG(uL),   ARG(u[0]), ARG(u[1]), ARG(u[2]), ARG(u[3]), ARG(u[4]), ARG(ce),
+                     real_karg(base, &r_lr, lr), real_karg(base, &r_mom, momentum),
+                     real_karg(base, &r_wd, weight_decay), ARG(ufirst), ARG(ucount), MEM(x), MEM(y), MEM(order),
+                     MEM(be->work), MEM(stats)};
+    for (size_t l = 1; l <= CLMLP_FUSED_MAX_LAYERS; l++) { /* unused layers repeat layer 1's buffers */
+        size_t k = l <= net->L ? l : 1;
+        args[17 + 4 * (l - 1) + 0] = MEM(net->W[k]);
+        args[17 + 4 * (l - 1) + 1] = MEM(net->b[k]);
+        args[17 + 4 * (l - 1) + 2] = MEM(net->vW[k]);
+        args[17 + 4 * (l - 1) + 3] = MEM(net->vb[k]);
+    }
+    return launch(be, be->k.train_per_sample, "train_per_sample", 1, (size_t[]){1}, 33, args);
+}
+
 /* ---- life cycle --------------------------------------------------------- */
 
 static void cl_destroy(clmlp_be *base)
@@ -431,10 +470,12 @@ static void cl_destroy(clmlp_be *base)
     if (be->queue)
         clFinish(be->queue);
     clmlp_cl_release_kernels(be);
-    if (be->scratch) {
-        clReleaseMemObject(be->scratch->mem);
-        free(be->scratch);
-    }
+    clmlp_buf *owned[] = {be->scratch, be->work};
+    for (size_t i = 0; i < 2; i++)
+        if (owned[i]) {
+            clReleaseMemObject(owned[i]->mem);
+            free(owned[i]);
+        }
     if (be->queue)
         clReleaseCommandQueue(be->queue);
     if (be->context)
@@ -462,6 +503,7 @@ static const clmlp_backend_ops cl_ops = {
     .sgd_momentum = cl_sgd_momentum,
     .batch_stats = cl_batch_stats,
     .confusion_update = cl_confusion_update,
+    .train_per_sample = cl_train_per_sample,
 };
 
 static clmlp_status gemm_mode_from_env(clmlp_gemm_mode *mode)

@@ -1,0 +1,144 @@
+/*
+ * Per-sample SGD (batch 1, the exercise's mode) for nets of up to 4 layers, as one
+ * kernel that runs `count` consecutive steps of the epoch: a launch per step costs more
+ * than a small net's arithmetic, so the whole loop stays on the device. One work-item:
+ * the steps are sequential by nature. Per step: forward, output delta, counters, and
+ * for l = L..1 the delta of layer l-1 (from the old W[l]) then the update of W[l], b[l].
+ * `work` holds z, a and delta of every layer (3 * sum of n_l for l >= 1).
+ */
+
+#define LAYER(l, x1, x2, x3, x4) ((l) == 1 ? (x1) : (l) == 2 ? (x2) : (l) == 3 ? (x3) : (x4))
+
+/* The inner loops in explicit vectors: one work-item is not vectorized for us. */
+
+/* b + sum_k a[k] w[k] */
+inline real dot_plus(real b, __global const real *a, __global const real *w, uint n)
+{
+    realv acc = 0;
+    uint k = 0;
+    for (; k + VW <= n; k += VW)
+        acc = fma(VLOADV(0, a + k), VLOADV(0, w + k), acc);
+    real sum = b + hsum(acc);
+    for (; k < n; k++)
+        sum += a[k] * w[k];
+    return sum;
+}
+
+/* y += alpha x */
+inline void axpy(real alpha, __global const real *x, __global real *y, uint n)
+{
+    uint k = 0;
+    for (; k + VW <= n; k += VW)
+        VSTOREV(fma((realv)alpha, VLOADV(0, x + k), VLOADV(0, y + k)), 0, y + k);
+    for (; k < n; k++)
+        y[k] += alpha * x[k];
+}
+
+/* v = momentum v + d a + weight_decay w; w -= lr v (torch's SGD on one row) */
+inline void sgd_row(real lr, real momentum, real weight_decay, real d, __global const real *a, __global real *v,
+                    __global real *w, uint n)
+{
+    uint k = 0;
+    for (; k + VW <= n; k += VW) {
+        realv wk = VLOADV(0, w + k);
+        realv vk = momentum * VLOADV(0, v + k) + d * VLOADV(0, a + k) + weight_decay * wk;
+        VSTOREV(vk, 0, v + k);
+        VSTOREV(wk - lr * vk, 0, w + k);
+    }
+    for (; k < n; k++) {
+        real vk = momentum * v[k] + d * a[k] + weight_decay * w[k];
+        v[k] = vk;
+        w[k] -= lr * vk;
+    }
+}
+
+__kernel void train_per_sample(uint L, uint n0, uint n1, uint n2, uint n3, uint n4, uint softmax_ce, real lr,
+                               real momentum, real weight_decay, uint first, uint count,
+                               __global const real *X, __global const real *Y, __global const uint *order,
+                               __global real *work, __global real *stats,
+                               __global real *W1, __global real *b1, __global real *vW1, __global real *vb1,
+                               __global real *W2, __global real *b2, __global real *vW2, __global real *vb2,
+                               __global real *W3, __global real *b3, __global real *vW3, __global real *vb3,
+                               __global real *W4, __global real *b4, __global real *vW4, __global real *vb4)
+{
+    if (get_global_id(0) != 0)
+        return;
+    uint n[5] = {n0, n1, n2, n3, n4};
+    /* work: z[l], a[l], delta[l] for l = 1..L, one after another */
+    size_t offset[5] = {0, 0, 0, 0, 0};
+    for (uint l = 2; l <= L; l++)
+        offset[l] = offset[l - 1] + 3 * (size_t)n[l - 1];
+    real loss_sum = 0, correct = 0;
+    for (uint s = 0; s < count; s++) {
+        uint sample = order[first + s];
+        __global const real *x = X + (size_t)sample * n0, *y = Y + (size_t)sample * n[L];
+
+        /* forward */
+        for (uint l = 1; l <= L; l++) {
+            __global const real *W = LAYER(l, W1, W2, W3, W4), *b = LAYER(l, b1, b2, b3, b4);
+            __global const real *a_prev = l == 1 ? x : work + offset[l - 1] + n[l - 1];
+            __global real *z = work + offset[l], *a = z + n[l];
+            int linear = softmax_ce && l == L;
+            for (uint j = 0; j < n[l]; j++) {
+                real sum = dot_plus(b[j], a_prev, W + (size_t)j * n[l - 1], n[l - 1]);
+                z[j] = sum;
+                a[j] = linear ? sum : tanh(sum);
+            }
+        }
+
+        /* output delta, loss, correct */
+        __global real *zL = work + offset[L], *aL = zL + n[L], *dL = aL + n[L];
+        uint best = 0, label = 0;
+        for (uint k = 1; k < n[L]; k++) {
+            best = aL[k] > aL[best] ? k : best;
+            label = y[k] > y[label] ? k : label;
+        }
+        correct += best == label;
+        if (softmax_ce) {
+            real zmax = zL[best], sum_exp = 0, sum_y = 0, loss = 0;
+            for (uint k = 0; k < n[L]; k++) {
+                sum_exp += exp(zL[k] - zmax);
+                sum_y += y[k];
+            }
+            real log_sum = zmax + log(sum_exp);
+            for (uint k = 0; k < n[L]; k++) {
+                loss += y[k] * (log_sum - zL[k]);
+                dL[k] = exp(zL[k] - log_sum) * sum_y - y[k];
+            }
+            loss_sum += loss;
+        } else {
+            for (uint k = 0; k < n[L]; k++) {
+                real diff = aL[k] - y[k];
+                loss_sum += diff * diff;
+                dL[k] = 2 * diff * sech2(zL[k]);
+            }
+        }
+
+        /* backward: delta of layer l-1 from the old W[l], then W[l] and b[l] move */
+        for (uint l = L; l >= 1; l--) {
+            __global real *W = LAYER(l, W1, W2, W3, W4), *b = LAYER(l, b1, b2, b3, b4);
+            __global real *vW = LAYER(l, vW1, vW2, vW3, vW4), *vb = LAYER(l, vb1, vb2, vb3, vb4);
+            __global const real *delta = work + offset[l] + 2 * n[l];
+            __global const real *a_prev = l == 1 ? x : work + offset[l - 1] + n[l - 1];
+            if (l > 1) {
+                __global const real *z_prev = work + offset[l - 1];
+                __global real *d_prev = work + offset[l - 1] + 2 * n[l - 1];
+                for (uint k = 0; k < n[l - 1]; k++)
+                    d_prev[k] = 0;
+                for (uint j = 0; j < n[l]; j++)
+                    axpy(delta[j], W + (size_t)j * n[l - 1], d_prev, n[l - 1]);
+                for (uint k = 0; k < n[l - 1]; k++)
+                    d_prev[k] *= sech2(z_prev[k]);
+            }
+            for (uint j = 0; j < n[l]; j++) {
+                sgd_row(lr, momentum, weight_decay, delta[j], a_prev, vW + (size_t)j * n[l - 1],
+                        W + (size_t)j * n[l - 1], n[l - 1]);
+                real v = momentum * vb[j] + delta[j] + weight_decay * b[j];
+                vb[j] = v;
+                b[j] -= lr * v;
+            }
+        }
+    }
+    stats[0] += loss_sum;
+    stats[1] += correct;
+}
