@@ -30,8 +30,9 @@ static const char *path_in(const char *dir, const char *name)
 {
     static char buf[8][512];
     static int slot;
-    char *p = buf[slot++ % 8];
-    snprintf(p, sizeof buf[0], "%s/%s", dir, name);
+    char *p = buf[slot++ % 8], joined[sizeof buf[0]];
+    snprintf(joined, sizeof joined, "%s/%s", dir, name); /* dir may be an older slot */
+    memcpy(p, joined, sizeof joined);
     return p;
 }
 
