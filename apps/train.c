@@ -4,6 +4,7 @@
  * and checkpoint) per epoch.
  */
 #include <math.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +31,9 @@ static const char help[] =
     "  --crop N            center crop the images to N×N\n"
     "  --targets 01|pm1    one-hot targets in {0,1} (default) or {-1,+1}\n"
     "  --mean X --std Y    standardize with these (default: computed from the training images)\n"
-    "  --resume FILE       continue from a saved model (its sizes, loss, dtype, preprocessing)\n"
+    "  --resume FILE       continue from a checkpoint (--save's file) or a model: its sizes, loss,\n"
+    "                      dtype, preprocessing, momentum and epoch count; give the same training\n"
+    "                      options and the result equals an uninterrupted run\n"
     "device:\n"
     "  --backend B         auto (default), opencl or host\n"
     "  --device SPEC       gpu, cpu or PLATFORM:DEVICE (like CLMLP_DEVICE)\n"
@@ -43,7 +46,7 @@ static const char help[] =
     "  --lr-decay X        multiply the learning rate by X after every epoch (default 1)\n"
     "  --seed N            weights and shuffles (default 0)\n"
     "output:\n"
-    "  --save FILE         save the model after every epoch (atomically)\n"
+    "  --save FILE         save a checkpoint after every epoch (atomically), and on SIGINT/SIGTERM\n"
     "  --metrics FILE.csv  one row per epoch\n"
     "  --plot FILE.svg     loss and accuracy curves, redrawn after every epoch\n"
     "  --json              one JSON object per epoch on stdout; human output goes to stderr\n"
@@ -139,16 +142,21 @@ static int parse(int argc, char **argv, options *o)
     return CLI_OK;
 }
 
+static volatile sig_atomic_t stop_signal; /* SIGINT or SIGTERM received */
+
+static void on_signal(int sig) { stop_signal = sig; }
+
 typedef struct {
     report_progress bar;
     size_t epoch;
 } progress_state;
 
+/* Called every few steps: draws the bar and stops the epoch when a signal came. */
 static int on_progress(void *user, size_t done, size_t total, double running_loss)
 {
     progress_state *p = user;
     report_progress_update(&p->bar, p->epoch, done, total, running_loss);
-    return 0;
+    return stop_signal != 0;
 }
 
 static int load_split(clmlp_net *net, const char *dir, const char *split, clmlp_preprocess *pp, clmlp_dataset **out)
@@ -166,11 +174,12 @@ static int load_split(clmlp_net *net, const char *dir, const char *split, clmlp_
     return CLI_OK;
 }
 
-static int create_net(options *o, clmlp_net **net)
+static int create_net(options *o, clmlp_net **net, size_t *epochs_done)
 {
     clmlp_status s;
+    *epochs_done = 0;
     if (o->resume) {
-        s = clmlp_load(o->resume, &o->cfg, net, &o->pp);
+        s = clmlp_load_checkpoint(o->resume, &o->cfg, net, &o->pp, epochs_done);
         if (s != CLMLP_OK)
             return cli_error(CLI_RUNTIME, "--resume: %s", clmlp_last_error());
         return CLI_OK;
@@ -220,7 +229,8 @@ int cmd_train(int argc, char **argv)
     report_epoch *rows = calloc(o.epochs, sizeof *rows);
     if (!rows)
         return cli_error(CLI_RUNTIME, "out of memory");
-    if ((rc = create_net(&o, &net)) || (rc = load_split(net, dir, "train", &o.pp, &train)) ||
+    size_t first = 0; /* epochs done before this run (a checkpoint's) */
+    if ((rc = create_net(&o, &net, &first)) || (rc = load_split(net, dir, "train", &o.pp, &train)) ||
         (rc = load_split(net, dir, "t10k", &o.pp, &test)))
         goto done;
     print_net(human, net, &o);
@@ -228,41 +238,61 @@ int cmd_train(int argc, char **argv)
             o.pp.scale_255 ? "pixels/255" : "pixels", o.pp.mean, o.pp.std, clmlp_dataset_count(train),
             clmlp_dataset_count(test));
 
+    if (o.resume)
+        fprintf(human, "resumed: %s after %zu epoch%s\n", o.resume, first, first == 1 ? "" : "s");
     progress_state progress = {.epoch = 0};
     report_progress_start(&progress.bar, stderr);
     o.train.progress = on_progress;
     o.train.user = &progress;
-    o.train.report_every = progress.bar.is_tty ? 20 : 0;
-    for (size_t e = 0; e < o.epochs; e++) {
+    o.train.report_every = progress.bar.is_tty ? 20 : 50; /* also how soon a signal is noticed */
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = on_signal;
+    sigaction(SIGINT, &action, NULL);
+    sigaction(SIGTERM, &action, NULL);
+    for (size_t i = 0; i < o.epochs; i++) {
+        size_t e = first + i; /* the epoch's number from 0: picks its shuffle and learning rate */
         clmlp_epoch_stats st;
         clmlp_eval ev = {0};
         progress.epoch = e + 1;
         clmlp_status s = clmlp_train_epoch(net, train, &o.train, e, &st);
         report_progress_done(&progress.bar);
+        if (s == CLMLP_OK && stop_signal) {
+            rc = 128 + stop_signal;
+            fprintf(stderr, "clmlp: %s during epoch %zu after %zu samples", stop_signal == SIGINT ? "interrupted" : "terminated",
+                    e + 1, st.samples);
+            if (o.save && clmlp_save_checkpoint(net, &o.pp, e, o.save) == CLMLP_OK)
+                fprintf(stderr, "; saved the state so far to %s (--resume repeats epoch %zu)\n", o.save, e + 1);
+            else if (o.save)
+                fprintf(stderr, "; could not save: %s\n", clmlp_last_error());
+            else
+                fprintf(stderr, "; nothing saved (no --save)\n");
+            goto done;
+        }
         if (s == CLMLP_OK)
             s = clmlp_evaluate(net, test, &ev);
         if (s != CLMLP_OK) {
             rc = cli_error(CLI_RUNTIME, "epoch %zu: %s", e + 1, clmlp_last_error());
             goto done;
         }
-        rows[e] = (report_epoch){.epoch = e + 1, .train_loss = st.loss, .train_accuracy = st.accuracy,
+        rows[i] = (report_epoch){.epoch = e + 1, .train_loss = st.loss, .train_accuracy = st.accuracy,
                                  .test_loss = ev.loss, .test_accuracy = ev.accuracy,
                                  .samples_per_s = (double)st.samples / st.seconds, .seconds = st.seconds,
                                  .lr = o.train.lr * pow(o.train.lr_decay, (double)e)};
         fprintf(human, "epoch %zu/%llu  train loss %.4f  test loss %.4f  test accuracy %.2f%%  %.1f s  %.0f samples/s\n",
-                e + 1, o.epochs, st.loss, ev.loss, 100 * ev.accuracy, st.seconds, rows[e].samples_per_s);
+                e + 1, first + o.epochs, st.loss, ev.loss, 100 * ev.accuracy, st.seconds, rows[i].samples_per_s);
         fflush(human);
         if (o.json)
-            report_print_json(stdout, &rows[e]);
-        if (o.metrics && report_write_csv(o.metrics, rows, e + 1) != 0) {
+            report_print_json(stdout, &rows[i]);
+        if (o.metrics && report_write_csv(o.metrics, rows, i + 1) != 0) {
             rc = cli_error(CLI_RUNTIME, "--metrics %s: cannot write", o.metrics);
             goto done;
         }
-        if (o.plot && report_write_svg(o.plot, rows, e + 1, "clmlp train") != 0) {
+        if (o.plot && report_write_svg(o.plot, rows, i + 1, "clmlp train") != 0) {
             rc = cli_error(CLI_RUNTIME, "--plot %s: cannot write", o.plot);
             goto done;
         }
-        if (o.save && clmlp_save(net, &o.pp, o.save) != CLMLP_OK) {
+        if (o.save && clmlp_save_checkpoint(net, &o.pp, e + 1, o.save) != CLMLP_OK) {
             rc = cli_error(CLI_RUNTIME, "--save: %s", clmlp_last_error());
             goto done;
         }

@@ -225,12 +225,12 @@ static clmlp_status host_sgd_momentum(clmlp_be *be, size_t count, double lr, dou
 }
 
 static clmlp_status host_batch_stats(clmlp_be *be, size_t batch, size_t n, const clmlp_buf *out,
-                                     const clmlp_buf *y, const clmlp_buf *row_loss, clmlp_buf *stats)
+                                     const clmlp_buf *y, const clmlp_buf *row_loss, size_t step, clmlp_buf *stats)
 {
     if (is_f32(be))
-        batch_stats_f32(batch, n, F32(out), F32(y), F32(row_loss), F32(stats));
+        batch_stats_f32(batch, n, F32(out), F32(y), F32(row_loss), step, F32(stats));
     else
-        batch_stats_f64(batch, n, F64(out), F64(y), F64(row_loss), F64(stats));
+        batch_stats_f64(batch, n, F64(out), F64(y), F64(row_loss), step, F64(stats));
     return CLMLP_OK;
 }
 

@@ -230,6 +230,16 @@ CLMLP_API clmlp_status clmlp_save(const clmlp_net *net, const clmlp_preprocess *
 CLMLP_API clmlp_status clmlp_load(const char *path, const clmlp_config *cfg, clmlp_net **out,
                                   clmlp_preprocess *pp);
 
+/* A checkpoint: the model plus what training needs to continue exactly as if it had not
+ * stopped — the number of epochs done and the momentum velocities (format version 2,
+ * README.md). clmlp_load reads checkpoints too (ignoring the training state). */
+CLMLP_API clmlp_status clmlp_save_checkpoint(const clmlp_net *net, const clmlp_preprocess *pp, size_t epochs_done,
+                                             const char *path);
+/* Like clmlp_load; epochs_done (may be NULL) receives the checkpoint's count, 0 for a
+ * plain model file, and the net's momentum velocities are restored. */
+CLMLP_API clmlp_status clmlp_load_checkpoint(const char *path, const clmlp_config *cfg, clmlp_net **out,
+                                             clmlp_preprocess *pp, size_t *epochs_done);
+
 /* ---- devices ------------------------------------------------------------------- */
 
 typedef struct clmlp_device_info {

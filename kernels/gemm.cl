@@ -90,10 +90,44 @@ __kernel void gemm_tn(uint M, uint N, uint K, __global const real *A, uint lda, 
     STORE_TILE();
 }
 
-/* dst (cols x rows) = src^T (src rows x cols). Global size (cols, rows). */
-__kernel void transpose(uint rows, uint cols, __global const real *src, __global real *dst)
+
+/* C (M x N) = A . B^T with A stored M x K and B stored N x K (row strides lda, ldb): the
+ * forward product z = a_prev . W^T with W as stored. Dot-product form: each work-item
+ * takes 4 rows of A and 4 rows of B, multiplies them VW elements of k at a time into 16
+ * vector accumulators, and sums each accumulator's lanes at the end.
+ * Global size (ceil(N / 4), ceil(M / 4)). */
+__kernel void gemm_nt(uint M, uint N, uint K, __global const real *A, uint lda, __global const real *B,
+                      uint ldb, __global real *C, uint ldc)
 {
-    size_t c = get_global_id(0), r = get_global_id(1);
-    if (r < rows && c < cols)
-        dst[c * rows + r] = src[r * cols + c];
+    uint col0 = get_global_id(0) * 4, row0 = get_global_id(1) * 4;
+    if (col0 >= N || row0 >= M)
+        return;
+    __global const real *a0 = A + (size_t)min(row0 + 0, M - 1) * lda, *a1 = A + (size_t)min(row0 + 1, M - 1) * lda,
+                        *a2 = A + (size_t)min(row0 + 2, M - 1) * lda, *a3 = A + (size_t)min(row0 + 3, M - 1) * lda;
+    __global const real *b0 = B + (size_t)min(col0 + 0, N - 1) * ldb, *b1 = B + (size_t)min(col0 + 1, N - 1) * ldb,
+                        *b2 = B + (size_t)min(col0 + 2, N - 1) * ldb, *b3 = B + (size_t)min(col0 + 3, N - 1) * ldb;
+    realv c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
+    realv c20 = 0, c21 = 0, c22 = 0, c23 = 0, c30 = 0, c31 = 0, c32 = 0, c33 = 0;
+    uint k = 0;
+    for (; k + VW <= K; k += VW) {
+        realv x0 = VLOADV(0, a0 + k), x1 = VLOADV(0, a1 + k), x2 = VLOADV(0, a2 + k), x3 = VLOADV(0, a3 + k);
+        realv y0 = VLOADV(0, b0 + k), y1 = VLOADV(0, b1 + k), y2 = VLOADV(0, b2 + k), y3 = VLOADV(0, b3 + k);
+        c00 = fma(x0, y0, c00), c01 = fma(x0, y1, c01), c02 = fma(x0, y2, c02), c03 = fma(x0, y3, c03);
+        c10 = fma(x1, y0, c10), c11 = fma(x1, y1, c11), c12 = fma(x1, y2, c12), c13 = fma(x1, y3, c13);
+        c20 = fma(x2, y0, c20), c21 = fma(x2, y1, c21), c22 = fma(x2, y2, c22), c23 = fma(x2, y3, c23);
+        c30 = fma(x3, y0, c30), c31 = fma(x3, y1, c31), c32 = fma(x3, y2, c32), c33 = fma(x3, y3, c33);
+    }
+    real s[4][4] = {{hsum(c00), hsum(c01), hsum(c02), hsum(c03)},
+                    {hsum(c10), hsum(c11), hsum(c12), hsum(c13)},
+                    {hsum(c20), hsum(c21), hsum(c22), hsum(c23)},
+                    {hsum(c30), hsum(c31), hsum(c32), hsum(c33)}};
+    for (; k < K; k++) { /* the tail of k, when K is not a multiple of VW */
+        real x[4] = {a0[k], a1[k], a2[k], a3[k]}, y[4] = {b0[k], b1[k], b2[k], b3[k]};
+        for (uint r = 0; r < 4; r++)
+            for (uint c = 0; c < 4; c++)
+                s[r][c] += x[r] * y[c];
+    }
+    for (uint r = 0; r < 4 && row0 + r < M; r++)
+        for (uint c = 0; c < 4 && col0 + c < N; c++)
+            C[(size_t)(row0 + r) * ldc + col0 + c] = s[r][c];
 }

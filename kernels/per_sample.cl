@@ -107,12 +107,16 @@ __kernel void train_per_sample(uint L, uint n0, uint n1, uint n2, uint n3, uint 
             }
             loss_sum += loss;
         } else {
+            real loss = 0;
             for (uint k = 0; k < n[L]; k++) {
                 real diff = aL[k] - y[k];
-                loss_sum += diff * diff;
+                loss += diff * diff;
                 dL[k] = 2 * diff * sech2(zL[k]);
             }
+            loss_sum += loss;
         }
+        if (!isfinite(loss_sum) && stats[2] == 0)
+            stats[2] = first + s + 1;
 
         /* backward: delta of layer l-1 from the old W[l], then W[l] and b[l] move */
         for (uint l = L; l >= 1; l--) {

@@ -44,10 +44,11 @@ inline uint argmax_row(__global const real *v, uint n)
     return best;
 }
 
-/* stats[0] += sum of row_loss, stats[1] += rows classified right. One work-item: the
- * batch is summed in a fixed order, so results repeat run after run. */
+/* stats[0] += sum of row_loss, stats[1] += rows classified right, stats[2] = step if
+ * still 0 and the loss is not finite. One work-item: the batch is summed in a fixed
+ * order, so results repeat run after run. */
 __kernel void batch_stats(uint batch, uint n, __global const real *out, __global const real *y,
-                          __global const real *row_loss, __global real *stats)
+                          __global const real *row_loss, uint step, __global real *stats)
 {
     if (get_global_id(0) != 0)
         return;
@@ -58,6 +59,8 @@ __kernel void batch_stats(uint batch, uint n, __global const real *out, __global
     }
     stats[0] += loss;
     stats[1] += correct;
+    if (!isfinite(loss) && stats[2] == 0)
+        stats[2] = step;
 }
 
 /* confusion[true label * n + predicted] += 1 per row. One work-item (no atomics). */

@@ -83,16 +83,18 @@ typedef struct clmlp_backend_ops {
     clmlp_status (*sgd_momentum)(clmlp_be *be, size_t count, double lr, double grad_scale, double momentum,
                                  double weight_decay, const clmlp_buf *grad, clmlp_buf *velocity,
                                  clmlp_buf *param);
-    /* stats[0] += Σ row_loss, stats[1] += rows whose argmax(out) equals argmax(y);
-     * out and y batch × n. */
+    /* stats[0] += Σ row_loss, stats[1] += rows whose argmax(out) equals argmax(y),
+     * and stats[2] = step when it is still 0 and this batch's loss is not finite (the
+     * first diverging step, found without reading anything back); out and y batch × n. */
     clmlp_status (*batch_stats)(clmlp_be *be, size_t batch, size_t n, const clmlp_buf *out, const clmlp_buf *y,
-                                const clmlp_buf *row_loss, clmlp_buf *stats);
+                                const clmlp_buf *row_loss, size_t step, clmlp_buf *stats);
     /* confusion[argmax(y) · n + argmax(out)] += 1 per row. */
     clmlp_status (*confusion_update)(clmlp_be *be, size_t batch, size_t n, const clmlp_buf *out,
                                      const clmlp_buf *y, clmlp_buf *confusion);
     /* Optional (NULL where a step's operations are cheap to call one by one): `count`
      * per-sample SGD steps (batch 1) over samples order[first…] in one call, with the
-     * same arithmetic as the operations above, adding to stats like batch_stats. */
+     * same arithmetic as the operations above, adding to stats like batch_stats (step
+     * first + s + 1 for sample s). */
     clmlp_status (*train_per_sample)(clmlp_be *be, const clmlp_fused_net *net, const clmlp_buf *x,
                                      const clmlp_buf *y, const clmlp_ibuf *order, size_t first, size_t count,
                                      double lr, double momentum, double weight_decay, clmlp_buf *stats);

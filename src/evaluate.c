@@ -1,4 +1,5 @@
 /* Loss, accuracy and confusion matrix of a net on a dataset, counted on the device. */
+#include <math.h>
 #include <stdlib.h>
 
 #include "error.h"
@@ -16,7 +17,7 @@ clmlp_status clmlp_evaluate(clmlp_net *net, const clmlp_dataset *data, clmlp_eva
     size_t batch = data->count < EVAL_BATCH ? data->count : EVAL_BATCH;
     TRY(clmlp_net_reserve(net, batch));
     TRY(clmlp_net_reserve_counters(net, 1));
-    double sums[2] = {0, 0}, *confusion = calloc(classes * classes, sizeof *confusion);
+    double sums[3] = {0, 0, 0}, *confusion = calloc(classes * classes, sizeof *confusion);
     if (!confusion)
         return clmlp_fail(CLMLP_ENOMEM, "cannot allocate a %zu × %zu confusion matrix", classes, classes);
     net->batch = 0; /* the batches overwrite the forward state */
@@ -35,7 +36,7 @@ clmlp_status clmlp_evaluate(clmlp_net *net, const clmlp_dataset *data, clmlp_eva
         if (s == CLMLP_OK)
             s = clmlp_net_output_delta(net, rows);
         if (s == CLMLP_OK)
-            s = ops->batch_stats(net->be, rows, classes, net->layers[L].a, net->y, net->row_loss, net->stats);
+            s = ops->batch_stats(net->be, rows, classes, net->layers[L].a, net->y, net->row_loss, 0, net->stats);
         if (s == CLMLP_OK)
             s = ops->confusion_update(net->be, rows, classes, net->layers[L].a, net->y, net->confusion);
         done += rows;
@@ -45,6 +46,8 @@ clmlp_status clmlp_evaluate(clmlp_net *net, const clmlp_dataset *data, clmlp_eva
             since_flush = 0;
         }
     }
+    if (s == CLMLP_OK && !isfinite(sums[0]))
+        s = clmlp_fail(CLMLP_ENUMERIC, "evaluation: the loss is %g; the net diverged", sums[0]);
     if (s == CLMLP_OK) {
         out->loss = sums[0] / (double)data->count;
         out->accuracy = sums[1] / (double)data->count;

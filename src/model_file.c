@@ -25,6 +25,7 @@
 #include "checked.h"
 #include "clmlp.h"
 #include "error.h"
+#include "net_internal.h"
 
 /* Weights travel as bit patterns: the host's double must be IEEE-754 binary64. */
 _Static_assert(sizeof(double) == 8 && FLT_RADIX == 2 && DBL_MANT_DIG == 53 && DBL_MAX_EXP == 1024,
@@ -33,7 +34,8 @@ _Static_assert(sizeof(double) == 8 && FLT_RADIX == 2 && DBL_MANT_DIG == 53 && DB
 #define MODEL_MAGIC "CLMLPNET"
 enum {
     MAGIC_BYTES = 8,
-    MODEL_VERSION = 1,
+    MODEL_VERSION = 1,      /* a model */
+    CHECKPOINT_VERSION = 2, /* a model followed by the training state */
     PREFIX_BYTES = 16,   /* magic, version, n_sizes */
     SETTINGS_BYTES = 44, /* loss … target, after the sizes */
     CRC_BYTES = 4,
@@ -108,7 +110,7 @@ static bool mul_u64(uint64_t a, uint64_t b, uint64_t *out)
 
 /* Weights (W and b of every layer) and total file bytes for sizes[0..n-1] (each ≥ 1);
  * false when the count overflows or the file would exceed MODEL_MAX_BYTES. */
-static bool model_layout(const uint64_t *sizes, size_t n, uint64_t *n_params, uint64_t *total)
+static bool model_layout(const uint64_t *sizes, size_t n, int with_state, uint64_t *n_params, uint64_t *total)
 {
     uint64_t params = 0, bytes;
     for (size_t l = 1; l < n; l++) {
@@ -118,7 +120,12 @@ static bool model_layout(const uint64_t *sizes, size_t n, uint64_t *n_params, ui
         if (params > MODEL_MAX_BYTES / 8)
             return false;
     }
+    /* a checkpoint adds the epochs done and a momentum velocity per weight */
     bytes = PREFIX_BYTES + 8 * (uint64_t)n + SETTINGS_BYTES + 8 * params + CRC_BYTES;
+    if (with_state && params > (MODEL_MAX_BYTES - bytes - 8) / 8)
+        return false;
+    if (with_state)
+        bytes += 8 + 8 * params;
     if (bytes > MODEL_MAX_BYTES || bytes > SIZE_MAX)
         return false;
     *n_params = params;
@@ -176,13 +183,20 @@ static void write_values(writer *w, const double *v, size_t n, uint8_t *chunk)
 
 static const char *err_text(int err) { return err > 0 ? strerror(err) : "short write"; }
 
-/* Header, settings, weights and CRC; status of the first failure. */
+/* W[l] and b[l] (state 0), or their momentum velocities (state 1). */
+static clmlp_status read_layer(const clmlp_net *net, size_t l, int state, double *W, double *b)
+{
+    return state ? clmlp_net_read_velocity(net, l, W, b) : clmlp_get_layer(net, l, W, b);
+}
+
+/* Header, settings, weights, the training state when epochs_done is not NULL, and the
+ * CRC; status of the first failure. */
 static clmlp_status write_model(writer *w, const clmlp_net *net, const uint64_t *sizes, size_t n_sizes,
-                                const clmlp_preprocess *pp, const char *path)
+                                const clmlp_preprocess *pp, const uint64_t *epochs_done, const char *path)
 {
     uint8_t head[PREFIX_BYTES], settings[SETTINGS_BYTES], field[8];
     memcpy(head, MODEL_MAGIC, MAGIC_BYTES);
-    put_u32(head + 8, MODEL_VERSION);
+    put_u32(head + 8, epochs_done ? CHECKPOINT_VERSION : MODEL_VERSION);
     put_u32(head + 12, (uint32_t)n_sizes);
     write_bytes(w, head, sizeof head);
     for (size_t l = 0; l < n_sizes; l++) {
@@ -203,19 +217,26 @@ static clmlp_status write_model(writer *w, const clmlp_net *net, const uint64_t 
     if (!chunk)
         return clmlp_fail(CLMLP_ENOMEM, "%s: cannot allocate a write buffer", path);
     clmlp_status s = CLMLP_OK;
-    for (size_t l = 1; l < n_sizes && s == CLMLP_OK && !w->err; l++) {
-        size_t rows = (size_t)sizes[l], cols = (size_t)sizes[l - 1];
-        double *W = malloc(rows * cols * sizeof *W), *b = malloc(rows * sizeof *b);
-        if (!W || !b)
-            s = clmlp_fail(CLMLP_ENOMEM, "%s: cannot allocate layer %zu (%zu × %zu weights)", path, l, rows, cols);
-        else if ((s = clmlp_get_layer(net, l, W, b)) != CLMLP_OK)
-            s = clmlp_fail_context(s, "%s: layer %zu", path, l);
-        else {
-            write_values(w, W, rows * cols, chunk);
-            write_values(w, b, rows, chunk);
+    for (int state = 0; state <= (epochs_done != NULL) && s == CLMLP_OK; state++) {
+        if (state) {
+            put_u64(field, *epochs_done);
+            write_bytes(w, field, 8);
         }
-        free(W);
-        free(b);
+        for (size_t l = 1; l < n_sizes && s == CLMLP_OK && !w->err; l++) {
+            size_t rows = (size_t)sizes[l], cols = (size_t)sizes[l - 1];
+            double *W = malloc(rows * cols * sizeof *W), *b = malloc(rows * sizeof *b);
+            if (!W || !b)
+                s = clmlp_fail(CLMLP_ENOMEM, "%s: cannot allocate layer %zu (%zu × %zu weights)", path, l, rows,
+                               cols);
+            else if ((s = read_layer(net, l, state, W, b)) != CLMLP_OK)
+                s = clmlp_fail_context(s, "%s: layer %zu", path, l);
+            else {
+                write_values(w, W, rows * cols, chunk);
+                write_values(w, b, rows, chunk);
+            }
+            free(W);
+            free(b);
+        }
     }
     free(chunk);
     if (s != CLMLP_OK)
@@ -264,7 +285,8 @@ static clmlp_status sync_directory(const char *path)
     return s;
 }
 
-clmlp_status clmlp_save(const clmlp_net *net, const clmlp_preprocess *pp, const char *path)
+static clmlp_status save(const clmlp_net *net, const clmlp_preprocess *pp, const uint64_t *epochs_done,
+                         const char *path)
 {
     if (!net || !path)
         return clmlp_fail(CLMLP_EINVAL, "clmlp_save: %s is NULL", !net ? "net" : "path");
@@ -285,7 +307,7 @@ clmlp_status clmlp_save(const clmlp_net *net, const clmlp_preprocess *pp, const 
         return clmlp_fail(CLMLP_ENOMEM, "%s: cannot allocate %zu sizes", path, n_sizes);
     for (size_t l = 0; l < n_sizes; l++)
         sizes[l] = clmlp_layer_size(net, l);
-    if (n_sizes > MAX_SIZES || !model_layout(sizes, n_sizes, &n_params, &total)) {
+    if (n_sizes > MAX_SIZES || !model_layout(sizes, n_sizes, epochs_done != NULL, &n_params, &total)) {
         free(sizes);
         return clmlp_fail(CLMLP_ENOMEM,
                           "%s: a net of %zu layers this large exceeds the model file limits "
@@ -321,7 +343,7 @@ clmlp_status clmlp_save(const clmlp_net *net, const clmlp_preprocess *pp, const 
     if (s != CLMLP_OK)
         close(fd);
     else {
-        s = write_model(&w, net, sizes, n_sizes, pp, path);
+        s = write_model(&w, net, sizes, n_sizes, pp, epochs_done, path);
         if (s == CLMLP_OK && fflush(w.f) != 0)
             s = clmlp_fail(CLMLP_EIO, "%s: cannot write %s: %s", path, tmp, strerror(errno));
         if (s == CLMLP_OK && fsync(fileno(w.f)) != 0)
@@ -338,6 +360,18 @@ clmlp_status clmlp_save(const clmlp_net *net, const clmlp_preprocess *pp, const 
     free(tmp);
     free(sizes);
     return s;
+}
+
+clmlp_status clmlp_save(const clmlp_net *net, const clmlp_preprocess *pp, const char *path)
+{
+    return save(net, pp, NULL, path);
+}
+
+clmlp_status clmlp_save_checkpoint(const clmlp_net *net, const clmlp_preprocess *pp, size_t epochs_done,
+                                   const char *path)
+{
+    uint64_t done = epochs_done;
+    return save(net, pp, &done, path);
 }
 
 /* ---- loading ----------------------------------------------------------------- */
@@ -412,6 +446,9 @@ typedef struct model {
     clmlp_dtype dtype;
     clmlp_preprocess pp;
     const uint8_t *weights; /* into the file's bytes */
+    int has_state;          /* a checkpoint: */
+    uint64_t epochs_done;
+    const uint8_t *velocities;
 } model;
 
 /* Magic, version, layout against the length, CRC, then every field. */
@@ -425,9 +462,10 @@ static clmlp_status parse_model(const uint8_t *d, size_t len, const char *path, 
     if (len < PREFIX_BYTES)
         return clmlp_fail(CLMLP_EFORMAT, "%s: truncated: %zu bytes, the header alone is %d", path, len, PREFIX_BYTES);
     uint32_t version = get_u32(d + 8);
-    if (version != MODEL_VERSION)
-        return clmlp_fail(CLMLP_EFORMAT, "%s: model file format version %u; this library reads version %d", path,
-                          (unsigned)version, MODEL_VERSION);
+    if (version != MODEL_VERSION && version != CHECKPOINT_VERSION)
+        return clmlp_fail(CLMLP_EFORMAT, "%s: model file format version %u; this library reads versions %d and %d",
+                          path, (unsigned)version, MODEL_VERSION, CHECKPOINT_VERSION);
+    m->has_state = version == CHECKPOINT_VERSION;
     uint32_t n_sizes = get_u32(d + 12);
     if (n_sizes < 2 || n_sizes > MAX_SIZES)
         return clmlp_fail(CLMLP_EFORMAT, "%s: %u layer sizes; a model has 2 to %d", path, (unsigned)n_sizes, MAX_SIZES);
@@ -444,7 +482,7 @@ static clmlp_status parse_model(const uint8_t *d, size_t len, const char *path, 
             return clmlp_fail(CLMLP_EFORMAT, "%s: layer size n_%zu is 0", path, l);
     }
     uint64_t n_params, total;
-    if (!model_layout(m->sizes, n_sizes, &n_params, &total))
+    if (!model_layout(m->sizes, n_sizes, m->has_state, &n_params, &total))
         return clmlp_fail(CLMLP_EFORMAT,
                           "%s: the layer sizes declare more weights than a model file can hold "
                           "(overflow or over 4 GiB)",
@@ -496,18 +534,26 @@ static clmlp_status parse_model(const uint8_t *d, size_t len, const char *path, 
     if (st != CLMLP_OK)
         return st;
 
-    /* every weight finite, and within float range for an F32 net */
+    /* every weight (and velocity) finite, and within float range for an F32 net */
     m->weights = s + SETTINGS_BYTES;
     double limit = m->dtype == CLMLP_F32 ? FLT_MAX : DBL_MAX;
     const uint8_t *p = m->weights;
-    for (size_t l = 1; l < n_sizes; l++) {
-        size_t rows = (size_t)m->sizes[l], cols = (size_t)m->sizes[l - 1];
-        for (size_t e = 0; e < rows * cols + rows; e++, p += 8) {
-            double v = get_f64(p);
-            if (!(fabs(v) <= limit))
-                return clmlp_fail(CLMLP_EFORMAT, "%s: %s[%zu] element %zu is %g, not a finite %s", path,
-                                  e < rows * cols ? "W" : "b", l, e < rows * cols ? e : e - rows * cols, v,
-                                  m->dtype == CLMLP_F32 ? "float" : "double");
+    for (int state = 0; state <= m->has_state; state++) {
+        if (state) {
+            m->epochs_done = get_u64(p);
+            p += 8;
+            m->velocities = p;
+        }
+        for (size_t l = 1; l < n_sizes; l++) {
+            size_t rows = (size_t)m->sizes[l], cols = (size_t)m->sizes[l - 1];
+            for (size_t e = 0; e < rows * cols + rows; e++, p += 8) {
+                double v = get_f64(p);
+                if (!(fabs(v) <= limit))
+                    return clmlp_fail(CLMLP_EFORMAT, "%s: %s%s[%zu] element %zu is %g, not a finite %s", path,
+                                      state ? "velocity of " : "", e < rows * cols ? "W" : "b", l,
+                                      e < rows * cols ? e : e - rows * cols, v,
+                                      m->dtype == CLMLP_F32 ? "float" : "double");
+            }
         }
     }
     return CLMLP_OK;
@@ -531,23 +577,26 @@ static clmlp_status build_net(const model *m, const clmlp_config *cfg, const cha
     clmlp_status s = clmlp_create(sizes, m->n_sizes, &c, &net);
     if (s != CLMLP_OK)
         s = clmlp_fail_context(s, "%s", path);
-    const uint8_t *p = m->weights;
-    for (size_t l = 1; l < m->n_sizes && s == CLMLP_OK; l++) {
-        size_t rows = sizes[l], cols = sizes[l - 1];
-        double *W = malloc(rows * cols * sizeof *W), *b = malloc(rows * sizeof *b);
-        if (!W || !b)
-            s = clmlp_fail(CLMLP_ENOMEM, "%s: cannot allocate layer %zu (%zu × %zu weights)", path, l, rows, cols);
-        else {
-            for (size_t e = 0; e < rows * cols; e++, p += 8)
-                W[e] = get_f64(p);
-            for (size_t e = 0; e < rows; e++, p += 8)
-                b[e] = get_f64(p);
-            s = clmlp_set_layer(net, l, W, b);
-            if (s != CLMLP_OK)
-                s = clmlp_fail_context(s, "%s: layer %zu", path, l);
+    for (int state = 0; state <= m->has_state && s == CLMLP_OK; state++) {
+        const uint8_t *p = state ? m->velocities : m->weights;
+        for (size_t l = 1; l < m->n_sizes && s == CLMLP_OK; l++) {
+            size_t rows = sizes[l], cols = sizes[l - 1];
+            double *W = malloc(rows * cols * sizeof *W), *b = malloc(rows * sizeof *b);
+            if (!W || !b)
+                s = clmlp_fail(CLMLP_ENOMEM, "%s: cannot allocate layer %zu (%zu × %zu weights)", path, l, rows,
+                               cols);
+            else {
+                for (size_t e = 0; e < rows * cols; e++, p += 8)
+                    W[e] = get_f64(p);
+                for (size_t e = 0; e < rows; e++, p += 8)
+                    b[e] = get_f64(p);
+                s = state ? clmlp_net_write_velocity(net, l, W, b) : clmlp_set_layer(net, l, W, b);
+                if (s != CLMLP_OK)
+                    s = clmlp_fail_context(s, "%s: layer %zu", path, l);
+            }
+            free(W);
+            free(b);
         }
-        free(W);
-        free(b);
     }
     free(sizes);
     if (s != CLMLP_OK) {
@@ -559,6 +608,12 @@ static clmlp_status build_net(const model *m, const clmlp_config *cfg, const cha
 }
 
 clmlp_status clmlp_load(const char *path, const clmlp_config *cfg, clmlp_net **out, clmlp_preprocess *pp)
+{
+    return clmlp_load_checkpoint(path, cfg, out, pp, NULL);
+}
+
+clmlp_status clmlp_load_checkpoint(const char *path, const clmlp_config *cfg, clmlp_net **out, clmlp_preprocess *pp,
+                                   size_t *epochs_done)
 {
     if (!path || !out)
         return clmlp_fail(CLMLP_EINVAL, "clmlp_load: %s is NULL", !path ? "path" : "out");
@@ -572,10 +627,17 @@ clmlp_status clmlp_load(const char *path, const clmlp_config *cfg, clmlp_net **o
     clmlp_net *net = NULL;
     if (s == CLMLP_OK)
         s = build_net(&m, cfg, path, &net);
+    if (s == CLMLP_OK && m.epochs_done > SIZE_MAX) {
+        clmlp_destroy(net);
+        s = clmlp_fail(CLMLP_EFORMAT, "%s: %llu epochs done does not fit size_t", path,
+                       (unsigned long long)m.epochs_done);
+    }
     if (s == CLMLP_OK) {
         *out = net;
         if (pp)
             *pp = m.pp;
+        if (epochs_done)
+            *epochs_done = (size_t)m.epochs_done;
     }
     free(m.sizes);
     free(data);

@@ -435,8 +435,8 @@ clmlp_status clmlp_net_reserve_counters(clmlp_net *net, int confusion)
     const clmlp_backend_ops *ops = net->be->ops;
     size_t classes = net->n[net->L];
     if (!net->stats) {
-        TRY(ops->alloc(net->be, 2, &net->stats));
-        clmlp_status s = ops->fill(net->be, net->stats, 2, 0.0);
+        TRY(ops->alloc(net->be, 3, &net->stats));
+        clmlp_status s = ops->fill(net->be, net->stats, 3, 0.0);
         if (s != CLMLP_OK) {
             ops->release(net->be, net->stats);
             net->stats = NULL;
@@ -458,11 +458,13 @@ clmlp_status clmlp_net_reserve_counters(clmlp_net *net, int confusion)
 clmlp_status clmlp_net_flush_counters(clmlp_net *net, double *sums, double *confusion)
 {
     const clmlp_backend_ops *ops = net->be->ops;
-    double pair[2];
-    TRY(ops->download(net->be, net->stats, pair, 2));
-    sums[0] += pair[0];
-    sums[1] += pair[1];
-    TRY(ops->fill(net->be, net->stats, 2, 0.0));
+    double counters[3];
+    TRY(ops->download(net->be, net->stats, counters, 3));
+    sums[0] += counters[0];
+    sums[1] += counters[1];
+    if (sums[2] == 0)
+        sums[2] = counters[2];
+    TRY(ops->fill(net->be, net->stats, 3, 0.0));
     if (confusion) {
         size_t cells = net->n[net->L] * net->n[net->L];
         double *counts = malloc(cells * sizeof *counts);
@@ -476,4 +478,45 @@ clmlp_status clmlp_net_flush_counters(clmlp_net *net, double *sums, double *conf
         TRY(ops->fill(net->be, net->confusion, cells, 0.0));
     }
     return CLMLP_OK;
+}
+
+/* ---- momentum velocities ------------------------------------------------- */
+
+/* Velocities start at zero and persist across epochs (and checkpoints). */
+clmlp_status clmlp_net_reserve_velocities(clmlp_net *net)
+{
+    const clmlp_backend_ops *ops = net->be->ops;
+    for (size_t l = 1; l <= net->L; l++) {
+        layer *ly = &net->layers[l];
+        size_t n_w = net->n[l] * net->n[l - 1];
+        if (!ly->vW) {
+            TRY(ops->alloc(net->be, n_w, &ly->vW));
+            TRY(ops->fill(net->be, ly->vW, n_w, 0.0));
+        }
+        if (!ly->vb) {
+            TRY(ops->alloc(net->be, net->n[l], &ly->vb));
+            TRY(ops->fill(net->be, ly->vb, net->n[l], 0.0));
+        }
+    }
+    return CLMLP_OK;
+}
+
+clmlp_status clmlp_net_read_velocity(const clmlp_net *net, size_t l, double *vW, double *vb)
+{
+    const layer *ly = &net->layers[l];
+    size_t n_w = net->n[l] * net->n[l - 1];
+    if (!ly->vW || !ly->vb) { /* never trained */
+        memset(vW, 0, n_w * sizeof *vW);
+        memset(vb, 0, net->n[l] * sizeof *vb);
+        return CLMLP_OK;
+    }
+    TRY(read_finite(net, ly->vW, vW, n_w, "velocity of W", l));
+    return read_finite(net, ly->vb, vb, net->n[l], "velocity of b", l);
+}
+
+clmlp_status clmlp_net_write_velocity(clmlp_net *net, size_t l, const double *vW, const double *vb)
+{
+    TRY(clmlp_net_reserve_velocities(net));
+    TRY(net->be->ops->upload(net->be, net->layers[l].vW, 0, vW, net->n[l] * net->n[l - 1]));
+    return net->be->ops->upload(net->be, net->layers[l].vb, 0, vb, net->n[l]);
 }

@@ -24,7 +24,7 @@ struct clmlp_net {
     int weights_moved; /* weights changed since the last forward: backward would mix them */
     int have_grad;
     /* training and evaluation state, allocated on first use */
-    clmlp_buf *stats;     /* loss sum, correct count */
+    clmlp_buf *stats;     /* loss sum, correct count, first step with a non-finite loss */
     clmlp_buf *confusion; /* n_L × n_L counts */
     clmlp_ibuf *order;    /* sample order of the epoch */
     size_t order_n;
@@ -50,11 +50,18 @@ clmlp_status clmlp_net_output_delta(clmlp_net *net, size_t batch);
 clmlp_status clmlp_net_backward_pass(clmlp_net *net, size_t batch,
                                      clmlp_status (*after_layer)(clmlp_net *net, size_t l, void *user), void *user);
 
+/* The momentum velocities of layer l (zeros before any training), and setting them. */
+clmlp_status clmlp_net_read_velocity(const clmlp_net *net, size_t l, double *vW, double *vb);
+clmlp_status clmlp_net_write_velocity(clmlp_net *net, size_t l, const double *vW, const double *vb);
+/* Allocates the momentum velocities (zeroed) if missing. */
+clmlp_status clmlp_net_reserve_velocities(clmlp_net *net);
+
 /* Allocates the loss/correct counters (and, when classes > 0, the confusion matrix)
  * if missing. */
 clmlp_status clmlp_net_reserve_counters(clmlp_net *net, int confusion);
-/* Adds the counters to sums[0..1] (and the confusion matrix to confusion, n_L² entries,
- * when not NULL), then zeroes them on the device: float counters stay exact. */
+/* Adds the counters to sums[0..1], keeps the first diverging step in sums[2] (0: none),
+ * adds the confusion matrix to confusion (n_L² entries) when not NULL, then zeroes
+ * them on the device: float counters stay exact. */
 clmlp_status clmlp_net_flush_counters(clmlp_net *net, double *sums, double *confusion);
 
 #endif

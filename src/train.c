@@ -44,25 +44,6 @@ static clmlp_status check_options(const clmlp_train_options *o)
     return CLMLP_OK;
 }
 
-/* Momentum velocities start at zero and persist across epochs. */
-static clmlp_status reserve_velocities(clmlp_net *net)
-{
-    const clmlp_backend_ops *ops = net->be->ops;
-    for (size_t l = 1; l <= net->L; l++) {
-        layer *ly = &net->layers[l];
-        size_t n_w = net->n[l] * net->n[l - 1];
-        if (!ly->vW) {
-            TRY(ops->alloc(net->be, n_w, &ly->vW));
-            TRY(ops->fill(net->be, ly->vW, n_w, 0.0));
-        }
-        if (!ly->vb) {
-            TRY(ops->alloc(net->be, net->n[l], &ly->vb));
-            TRY(ops->fill(net->be, ly->vb, net->n[l], 0.0));
-        }
-    }
-    return CLMLP_OK;
-}
-
 /* A seeded Fisher-Yates shuffle of 0..count-1, uploaded as the epoch's order. */
 static clmlp_status upload_shuffle(clmlp_net *net, size_t count, uint64_t seed, size_t epoch)
 {
@@ -138,7 +119,7 @@ clmlp_status clmlp_train_epoch(clmlp_net *net, const clmlp_dataset *train, const
 
     TRY(clmlp_net_reserve(net, batch));
     TRY(clmlp_net_reserve_counters(net, 0));
-    TRY(reserve_velocities(net));
+    TRY(clmlp_net_reserve_velocities(net));
     TRY(upload_shuffle(net, train->count, opt->seed, epoch));
     net->batch = 0; /* training overwrites the forward state and the gradients */
     net->have_grad = 0;
@@ -147,7 +128,7 @@ clmlp_status clmlp_train_epoch(clmlp_net *net, const clmlp_dataset *train, const
     const clmlp_backend_ops *ops = net->be->ops;
     const size_t L = net->L;
     step_update update = {opt->lr * pow(opt->lr_decay, (double)epoch), 0, opt};
-    double sums[2] = {0, 0}, start = now_seconds();
+    double sums[3] = {0, 0, 0}, start = now_seconds();
     size_t done = 0, step = 0, since_flush = 0;
     int stopped = 0;
     clmlp_fused_net fused;
@@ -169,7 +150,8 @@ clmlp_status clmlp_train_epoch(clmlp_net *net, const clmlp_dataset *train, const
             TRY(ops->gather_rows(net->be, train->y, train->n_out, net->order, done, rows, net->y));
             TRY(clmlp_net_forward_pass(net, rows));
             TRY(clmlp_net_output_delta(net, rows));
-            TRY(ops->batch_stats(net->be, rows, net->n[L], net->layers[L].a, net->y, net->row_loss, net->stats));
+            TRY(ops->batch_stats(net->be, rows, net->n[L], net->layers[L].a, net->y, net->row_loss, step + 1,
+                                 net->stats));
             TRY(clmlp_net_backward_pass(net, rows, update_layer, &update));
         }
         done += rows;
@@ -179,9 +161,11 @@ clmlp_status clmlp_train_epoch(clmlp_net *net, const clmlp_dataset *train, const
         if (report || since_flush >= FLUSH_SAMPLES || done == train->count) {
             TRY(clmlp_net_flush_counters(net, sums, NULL));
             since_flush = 0;
-            if (!isfinite(sums[0]))
-                return clmlp_fail(CLMLP_ENUMERIC, "training diverged: the loss is %g by epoch %zu step %zu "
-                                  "(learning rate too large?)", sums[0], epoch, step);
+            if (sums[2] > 0 || !isfinite(sums[0]))
+                return clmlp_fail(CLMLP_ENUMERIC,
+                                  "training diverged: the loss became %g at epoch %zu step %.0f "
+                                  "(learning rate too large?)",
+                                  sums[0], epoch + 1, sums[2] > 0 ? sums[2] : (double)step);
             if (report && opt->progress)
                 stopped = opt->progress(opt->user, done, train->count, sums[0] / (double)done);
         }

@@ -604,9 +604,9 @@ static void hostile_headers(void **state)
     spec s;
 
     s = small_spec();
-    s.version = 2;
+    s.version = 3; /* 1 is a model, 2 a checkpoint */
     write_spec(path, &s);
-    expect_load_fails(path, CLMLP_EFORMAT, "version 2");
+    expect_load_fails(path, CLMLP_EFORMAT, "version 3");
     s.version = 0;
     write_spec(path, &s);
     expect_load_fails(path, CLMLP_EFORMAT, "version 0");

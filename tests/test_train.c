@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static clmlp_backend backend_of(void **state) { return *(clmlp_backend *)*state; }
 
@@ -152,6 +153,60 @@ static void per_sample_matches_host(void **state)
             clmlp_destroy(dev);
             clmlp_destroy(host);
         }
+}
+
+/* A checkpoint carries the momentum and the epoch count: 1 epoch, save, load, 1 more
+ * epoch gives bit for bit what 2 epochs straight give. */
+static void checkpoint_resumes_exactly(void **state)
+{
+    enum { N = 24 };
+    const size_t sizes[] = {20, 6, 3};
+    uint8_t images[N * 20], labels[N];
+    tiny_data(N, images, labels);
+    char path[] = "/tmp/clmlp-checkpoint-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    clmlp_train_options opt;
+    clmlp_train_options_init(&opt);
+    opt.batch = 5;
+    opt.momentum = 0.9;
+    opt.lr_decay = 0.7;
+    double W_straight[120], b_straight[6], W_resumed[120], b_resumed[6];
+    for (int run = 0; run < 2; run++) {
+        clmlp_net *net = test_net(sizes, 3, backend_of(state), CLMLP_F32, CLMLP_LOSS_SOFTMAX_CE, 8);
+        clmlp_preprocess pp;
+        clmlp_preprocess_init(&pp);
+        clmlp_dataset *data;
+        TEST_OK(clmlp_dataset_create(net, images, labels, N, 4, 5, &pp, &data));
+        TEST_OK(clmlp_train_epoch(net, data, &opt, 0, NULL));
+        size_t done = 1;
+        if (run == 1) { /* through the file */
+            TEST_OK(clmlp_save_checkpoint(net, &pp, 1, path));
+            clmlp_dataset_destroy(data);
+            clmlp_destroy(net);
+            clmlp_config cfg;
+            clmlp_config_init(&cfg);
+            cfg.backend = backend_of(state);
+            TEST_OK(clmlp_load_checkpoint(path, &cfg, &net, &pp, &done));
+            assert_int_equal(done, 1);
+            TEST_OK(clmlp_dataset_create(net, images, labels, N, 4, 5, &pp, &data));
+        }
+        TEST_OK(clmlp_train_epoch(net, data, &opt, done, NULL));
+        TEST_OK(clmlp_get_layer(net, 1, run ? W_resumed : W_straight, run ? b_resumed : b_straight));
+        clmlp_dataset_destroy(data);
+        clmlp_destroy(net);
+    }
+    assert_memory_equal(W_straight, W_resumed, sizeof W_straight);
+    assert_memory_equal(b_straight, b_resumed, sizeof b_straight);
+    size_t done = 99;
+    clmlp_net *plain = test_net(sizes, 3, CLMLP_BACKEND_HOST, CLMLP_F32, CLMLP_LOSS_MSE, 1), *net;
+    TEST_OK(clmlp_save(plain, NULL, path));
+    TEST_OK(clmlp_load_checkpoint(path, NULL, &net, NULL, &done));
+    assert_int_equal(done, 0); /* a plain model: no epochs done */
+    clmlp_destroy(net);
+    clmlp_destroy(plain);
+    unlink(path);
 }
 
 /* Evaluation counts what a host-side argmax over clmlp_forward's outputs counts. */
@@ -301,7 +356,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         BOTH(optimizer_matches_hand_update), BOTH(evaluation_matches_forward), BOTH(dataset_checks),
         BOTH(mismatched_files),              BOTH(learns_fashion_mnist),
-        cmocka_unit_test(per_sample_matches_host),
+        cmocka_unit_test(per_sample_matches_host),   BOTH(checkpoint_resumes_exactly),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

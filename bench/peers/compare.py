@@ -92,6 +92,10 @@ def main():
             for row in run_json([fann[dtype], shape.replace("-", ","), str(n), "24" if crop else "0"]):
                 add(("per-sample " + shape + " b1", dtype, "fann"), row["samples_per_s"])
 
+    for r in range(3):  # the machine's FLOP limit, measured in this same run
+        for row in run_json(["/usr/bin/python3", os.path.join(HERE, "torch_mm.py"), "2"], env=peer_env(2)):
+            add(("torch.mm 128x784x256 GFLOP/s", row["dtype"], "torch.mm"), row["gflops"])
+
     print("\n%-34s %-4s %-18s %12s %12s %12s" % ("workload", "type", "who", "median/s", "min", "max"))
     keys = sorted(results)
     medians = {k: statistics.median(v) for k, v in results.items()}
@@ -106,6 +110,15 @@ def main():
             if n2 == name and d2 == dtype and not peer.startswith("clmlp"):
                 print("  %-34s %-4s %-14s / %-17s %6.2f" % (name, dtype, who, peer,
                                                            medians[(name, dtype, who)] / medians[(n2, d2, peer)]))
+    flop_per_sample = 2 * (784 * 256 + 256 * 128 + 128 * 10) * 2 + 2 * (256 * 128 + 128 * 10)
+    print("\nshare of the machine's FLOP limit (torch.mm GFLOP/s / %.3f MFLOP per sample):" % (flop_per_sample / 1e6))
+    for dtype in ("f32", "f64"):
+        mm = medians.get(("torch.mm 128x784x256 GFLOP/s", dtype, "torch.mm"))
+        for who in ("clmlp opencl", "clmlp host", "torch(2 threads)"):
+            v = medians.get(("minibatch 784-256-128-10 b128", dtype, who))
+            if mm and v:
+                print("  %-4s %-18s %8.0f samples/s = %5.1f%% of %.0f samples/s" % (
+                    dtype, who, v, 100 * v * flop_per_sample / (mm * 1e9), mm * 1e9 / flop_per_sample))
     json.dump({"%s|%s|%s" % k: {"median": medians[k], "min": min(v), "max": max(v), "runs": len(v)}
                for k, v in results.items()}, open(os.path.join(a.build, "peers.json"), "w"), indent=1)
 

@@ -96,6 +96,22 @@ static clmlp_status product(clmlp_cl_be *be, int trans_a, size_t m, size_t n, si
                         (karg[]){ARG(um), ARG(un), ARG(uk), MEM(A), ARG(ua), MEM(B), ARG(ub), MEM(C), ARG(uc)});
 }
 
+/* C (m × n) = A · B^T with A stored m × k and B stored n × k: the forward product with
+ * W as stored (no transposed copy). */
+static clmlp_status product_nt(clmlp_cl_be *be, size_t m, size_t n, size_t k, const clmlp_buf *A, size_t lda,
+                               const clmlp_buf *B, size_t ldb, clmlp_buf *C, size_t ldc)
+{
+    cl_uint um, un, uk, ua, ub, uc;
+    TRY(as_uint(m, "rows", &um));
+    TRY(as_uint(n, "columns", &un));
+    TRY(as_uint(k, "inner size", &uk));
+    TRY(as_uint(lda, "row stride", &ua));
+    TRY(as_uint(ldb, "row stride", &ub));
+    TRY(as_uint(ldc, "row stride", &uc));
+    return launch_local(be, be->k.gemm_nt, "gemm_nt", 2, (size_t[]){(n + 3) / 4, (m + 3) / 4}, (size_t[]){1, 1}, 9,
+                        (karg[]){ARG(um), ARG(un), ARG(uk), MEM(A), ARG(ua), MEM(B), ARG(ub), MEM(C), ARG(uc)});
+}
+
 static clmlp_status cl_alloc(clmlp_be *base, size_t n, clmlp_buf **out);
 
 /* Grows a backend-owned buffer to at least n elements. */
@@ -113,16 +129,6 @@ static clmlp_status reserve(clmlp_cl_be *be, clmlp_buf **buf, size_t n)
     return CLMLP_OK;
 }
 
-/* W^T (cols × rows) of W (rows × cols) into the scratch buffer. */
-static clmlp_status transpose_to_scratch(clmlp_cl_be *be, const clmlp_buf *W, size_t rows, size_t cols)
-{
-    TRY(reserve(be, &be->scratch, rows * cols));
-    cl_uint ur, uc;
-    TRY(as_uint(rows, "rows", &ur));
-    TRY(as_uint(cols, "columns", &uc));
-    return launch(be, be->k.transpose, "transpose", 2, (size_t[]){cols, rows}, 4,
-                  (karg[]){ARG(ur), ARG(uc), MEM(W), MEM(be->scratch)});
-}
 
 /* ---- buffers ------------------------------------------------------------ */
 
@@ -288,9 +294,8 @@ static clmlp_status cl_forward_layer(clmlp_be *base, size_t batch, size_t n_in, 
     if (tiled(be, batch)) {
         if (be->gemm == CLMLP_GEMM_CLBLAST) {
             TRY(clmlp_cl_gemm(be, 0, 1, batch, n_out, n_in, a_prev, n_in, W, n_in, z, n_out));
-        } else { /* the tiled kernels want W^T (n_in × n_out) as the right operand */
-            TRY(transpose_to_scratch(be, W, n_out, n_in));
-            TRY(product(be, 0, batch, n_out, n_in, a_prev, n_in, be->scratch, n_out, z, n_out));
+        } else {
+            TRY(product_nt(be, batch, n_out, n_in, a_prev, n_in, W, n_in, z, n_out));
         }
         return launch(be, be->k.bias_act, "bias_act", 1, (size_t[]){batch * n_out}, 6,
                       (karg[]){ARG(ucount), ARG(uo), MEM(b), ARG(act), MEM(z), MEM(a)});
@@ -409,13 +414,13 @@ static clmlp_status cl_sgd_momentum(clmlp_be *base, size_t count, double lr, dou
 }
 
 static clmlp_status cl_batch_stats(clmlp_be *base, size_t batch, size_t n, const clmlp_buf *out,
-                                   const clmlp_buf *y, const clmlp_buf *row_loss, clmlp_buf *stats)
+                                   const clmlp_buf *y, const clmlp_buf *row_loss, size_t step, clmlp_buf *stats)
 {
-    cl_uint ub, un;
+    cl_uint ub, un, us = step > UINT_MAX ? UINT_MAX : (cl_uint)step;
     TRY(as_uint(batch, "batch", &ub));
     TRY(as_uint(n, "output size", &un));
-    return launch(BE(base), BE(base)->k.batch_stats, "batch_stats", 1, (size_t[]){1}, 6,
-                  (karg[]){ARG(ub), ARG(un), MEM(out), MEM(y), MEM(row_loss), MEM(stats)});
+    return launch(BE(base), BE(base)->k.batch_stats, "batch_stats", 1, (size_t[]){1}, 7,
+                  (karg[]){ARG(ub), ARG(un), MEM(out), MEM(y), MEM(row_loss), ARG(us), MEM(stats)});
 }
 
 static clmlp_status cl_confusion_update(clmlp_be *base, size_t batch, size_t n, const clmlp_buf *out,
@@ -470,8 +475,8 @@ static void cl_destroy(clmlp_be *base)
     if (be->queue)
         clFinish(be->queue);
     clmlp_cl_release_kernels(be);
-    clmlp_buf *owned[] = {be->scratch, be->work};
-    for (size_t i = 0; i < 2; i++)
+    clmlp_buf *owned[] = {be->work};
+    for (size_t i = 0; i < 1; i++)
         if (owned[i]) {
             clReleaseMemObject(owned[i]->mem);
             free(owned[i]);

@@ -5,9 +5,7 @@
  * written atomically (temporary file, rename); a missing, foreign, corrupt or rejected
  * entry is ignored and rebuilt. CLMLP_CACHE_DIR moves the cache (default
  * $XDG_CACHE_HOME/clmlp or ~/.cache/clmlp); CLMLP_CACHE_DIR=off disables it.
- *
- * File: "CLMLPBIN" | u32 version 1 | u64 key | u64 n | n bytes of binary | u32 CRC-32 of
- * everything before it; integers little-endian.
+ * The entry format is in ../cache_entry.h.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -15,31 +13,16 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
+#include "../cache_entry.h"
 #include "cl_common.h"
 
-enum { CACHE_VERSION = 1, HEADER = 8 + 4 + 8 + 8, MAX_BINARY = 256 << 20 };
 
 static uint64_t fnv1a(uint64_t h, const char *s)
 {
     for (; *s; s++)
         h = (h ^ (unsigned char)*s) * 0x100000001B3ull;
     return (h ^ 0xff) * 0x100000001B3ull; /* separates consecutive strings */
-}
-
-static void put_le(unsigned char *p, uint64_t v, int bytes)
-{
-    for (int i = 0; i < bytes; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t get_le(const unsigned char *p, int bytes)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < bytes; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
 }
 
 /* mkdir -p */
@@ -91,65 +74,60 @@ int clmlp_cl_cache_path(const clmlp_cl_be *be, const char *options, const char *
     return snprintf(path, size, "%s/%016llx.bin", base, (unsigned long long)h) < (int)size;
 }
 
-cl_program clmlp_cl_cache_load(clmlp_cl_be *be, const char *path, uint64_t key, const char *options)
+/* The whole file, if it is no larger than an entry can be. */
+static unsigned char *read_file(const char *path, size_t *size)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
         return NULL;
-    unsigned char header[HEADER];
-    unsigned char *file = NULL;
-    cl_program program = NULL;
-    if (fread(header, 1, HEADER, f) != HEADER || memcmp(header, "CLMLPBIN", 8) != 0 ||
-        get_le(header + 8, 4) != CACHE_VERSION || get_le(header + 12, 8) != key)
-        goto done;
-    uint64_t n = get_le(header + 20, 8);
-    if (n == 0 || n > MAX_BINARY || !(file = malloc(HEADER + n + 4)))
-        goto done;
-    memcpy(file, header, HEADER);
-    unsigned char extra;
-    if (fread(file + HEADER, 1, n + 4, f) != n + 4 || fread(&extra, 1, 1, f) != 0)
-        goto done;
-    if (crc32(0L, file, (uInt)(HEADER + n)) != get_le(file + HEADER + n, 4))
-        goto done;
-    const unsigned char *binary = file + HEADER;
-    size_t length = (size_t)n;
-    cl_int status, err;
-    program = clCreateProgramWithBinary(be->context, 1, &be->device, &length, &binary, &status, &err);
-    if (err != CL_SUCCESS || status != CL_SUCCESS) {
-        if (err == CL_SUCCESS)
-            clReleaseProgram(program);
-        program = NULL;
-        goto done;
+    unsigned char *data = NULL;
+    long length = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (length > 0 && (unsigned long)length <= CLMLP_CACHE_HEADER + CLMLP_CACHE_MAX_BINARY + 4u &&
+        fseek(f, 0, SEEK_SET) == 0 && (data = malloc((size_t)length)) &&
+        fread(data, 1, (size_t)length, f) != (size_t)length) {
+        free(data);
+        data = NULL;
     }
-    if (clBuildProgram(program, 1, &be->device, options, NULL, NULL) != CL_SUCCESS) {
-        clReleaseProgram(program);
-        program = NULL;
-    }
-done:
-    free(file);
     fclose(f);
+    *size = (size_t)length;
+    return data;
+}
+
+cl_program clmlp_cl_cache_load(clmlp_cl_be *be, const char *path, uint64_t key, const char *options)
+{
+    size_t size = 0, length = 0;
+    unsigned char *file = read_file(path, &size);
+    const unsigned char *binary;
+    cl_program program = NULL;
+    if (file && clmlp_cache_entry_decode(file, size, key, &binary, &length)) {
+        cl_int status, err;
+        program = clCreateProgramWithBinary(be->context, 1, &be->device, &length, &binary, &status, &err);
+        if (err != CL_SUCCESS || status != CL_SUCCESS) {
+            if (err == CL_SUCCESS)
+                clReleaseProgram(program);
+            program = NULL;
+        } else if (clBuildProgram(program, 1, &be->device, options, NULL, NULL) != CL_SUCCESS) {
+            clReleaseProgram(program);
+            program = NULL;
+        }
+    }
+    free(file);
     return program;
 }
 
 void clmlp_cl_cache_store(clmlp_cl_be *be, cl_program program, const char *path, uint64_t key)
 {
-    size_t n = 0;
+    (void)be;
+    size_t n = 0, size = 0;
     if (clGetProgramInfo(program, CL_PROGRAM_BINARY_SIZES, sizeof n, &n, NULL) != CL_SUCCESS || n == 0 ||
-        n > MAX_BINARY)
+        n > CLMLP_CACHE_MAX_BINARY)
         return;
-    unsigned char *file = malloc(HEADER + n + 4), *binary = file ? file + HEADER : NULL;
+    unsigned char *binary = malloc(n), *file = NULL;
+    if (binary && clGetProgramInfo(program, CL_PROGRAM_BINARIES, sizeof binary, &binary, NULL) == CL_SUCCESS)
+        file = clmlp_cache_entry_encode(key, binary, n, &size);
+    free(binary);
     if (!file)
         return;
-    (void)be;
-    if (clGetProgramInfo(program, CL_PROGRAM_BINARIES, sizeof binary, &binary, NULL) != CL_SUCCESS) {
-        free(file);
-        return;
-    }
-    memcpy(file, "CLMLPBIN", 8);
-    put_le(file + 8, CACHE_VERSION, 4);
-    put_le(file + 12, key, 8);
-    put_le(file + 20, n, 8);
-    put_le(file + HEADER + n, crc32(0L, file, (uInt)(HEADER + n)), 4);
 
     char dir[4096], tmp[4200];
     snprintf(dir, sizeof dir, "%s", path);
@@ -159,14 +137,14 @@ void clmlp_cl_cache_store(clmlp_cl_be *be, cl_program program, const char *path,
     snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path);
     int fd = slash && make_dirs(dir) == 0 ? mkstemp(tmp) : -1;
     if (fd >= 0) {
-        size_t done = 0, total = HEADER + n + 4;
-        while (done < total) {
-            ssize_t w = write(fd, file + done, total - done);
+        size_t done = 0;
+        while (done < size) {
+            ssize_t w = write(fd, file + done, size - done);
             if (w <= 0)
                 break;
             done += (size_t)w;
         }
-        int ok = done == total && fsync(fd) == 0;
+        int ok = done == size && fsync(fd) == 0;
         ok = close(fd) == 0 && ok;
         if (!ok || rename(tmp, path) != 0)
             unlink(tmp); /* a cache that cannot be written is only slower */

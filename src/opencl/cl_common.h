@@ -22,7 +22,7 @@ enum { CLMLP_PAD = 16 };
 typedef struct clmlp_cl_kernels {
     cl_kernel forward_layer, bias_act, output_delta_mse, output_delta_ce, backprop_delta,
         sech2_mul, weight_grad, bias_grad, sgd_update, fill, gather_rows, sgd_momentum, batch_stats,
-        confusion_update, gemm_nn, gemm_tn, transpose, train_per_sample;
+        confusion_update, gemm_nn, gemm_tn, gemm_nt, train_per_sample;
 } clmlp_cl_kernels;
 
 typedef struct clmlp_cl_be {
@@ -33,8 +33,7 @@ typedef struct clmlp_cl_be {
     cl_program program;
     clmlp_cl_kernels k;
     clmlp_gemm_mode gemm; /* resolved: never AUTO once created */
-    clmlp_buf *scratch;   /* W^T for the tiled forward product, grown on demand */
-    clmlp_buf *work;      /* z, a, delta of the fused per-sample kernel, likewise */
+    clmlp_buf *work;      /* z, a, delta of the fused per-sample kernel, grown on demand */
     cl_ulong max_alloc; /* CL_DEVICE_MAX_MEM_ALLOC_SIZE */
     int program_from_cache; /* the program came from the on-disk cache (for tests) */
 } clmlp_cl_be;

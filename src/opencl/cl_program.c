@@ -78,7 +78,8 @@ clmlp_status clmlp_cl_build_kernels(clmlp_cl_be *be)
         {"gather_rows", &be->k.gather_rows},       {"sgd_momentum", &be->k.sgd_momentum},
         {"batch_stats", &be->k.batch_stats},       {"confusion_update", &be->k.confusion_update},
         {"gemm_nn", &be->k.gemm_nn},               {"gemm_tn", &be->k.gemm_tn},
-        {"transpose", &be->k.transpose},           {"train_per_sample", &be->k.train_per_sample},
+        {"train_per_sample", &be->k.train_per_sample},
+        {"gemm_nt", &be->k.gemm_nt},
     };
     for (size_t i = 0; i < sizeof kernels / sizeof kernels[0]; i++) {
         clmlp_status s = create_kernel(be, kernels[i].name, kernels[i].slot);
@@ -95,7 +96,8 @@ void clmlp_cl_release_kernels(clmlp_cl_be *be)
                         &be->k.weight_grad,     &be->k.bias_grad,      &be->k.sgd_update,
                         &be->k.fill,            &be->k.gather_rows,    &be->k.sgd_momentum,
                         &be->k.batch_stats,     &be->k.confusion_update, &be->k.gemm_nn,
-                        &be->k.gemm_tn,         &be->k.transpose,      &be->k.train_per_sample};
+                        &be->k.gemm_tn,         &be->k.train_per_sample,
+                        &be->k.gemm_nt};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         if (*all[i]) {
             clReleaseKernel(*all[i]);

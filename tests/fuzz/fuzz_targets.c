@@ -1,0 +1,82 @@
+/* Entry points for fuzzing the IDX reader, the model loader and the program-cache entry
+ * decoder: the bytes go to a temporary file (the readers take paths) or straight in. */
+#include "fuzz_targets.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "../../src/cache_entry.h"
+#include "clmlp.h"
+
+/* A private temporary file holding the bytes; "" when it cannot be written. */
+static const char *as_file(const uint8_t *data, size_t size)
+{
+    static char path[64];
+    snprintf(path, sizeof path, "/tmp/clmlp-fuzz-%ld", (long)getpid());
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return "";
+    size_t written = size ? fwrite(data, 1, size, f) : 0;
+    fclose(f);
+    return written == size ? path : "";
+}
+
+int clmlp_fuzz_idx(const uint8_t *data, size_t size)
+{
+    clmlp_idx *idx = NULL;
+    const char *path = as_file(data, size);
+    if (clmlp_idx_load(path, &idx) == CLMLP_OK) {
+        size_t count = clmlp_idx_count(idx), product = 1;
+        for (size_t d = 0; d < clmlp_idx_ndims(idx); d++)
+            product *= clmlp_idx_dim(idx, d);
+        if (product != count || (count && !clmlp_idx_data(idx)))
+            abort(); /* a loaded file must describe itself consistently */
+        volatile uint8_t sum = 0;
+        for (size_t i = 0; i < count; i++) /* every element must be readable */
+            sum += clmlp_idx_data(idx)[i];
+        (void)sum;
+        clmlp_idx_free(idx);
+    }
+    unlink(path);
+    return 0;
+}
+
+int clmlp_fuzz_model(const uint8_t *data, size_t size)
+{
+    clmlp_config cfg;
+    clmlp_config_init(&cfg);
+    cfg.backend = CLMLP_BACKEND_HOST;
+    clmlp_net *net = NULL;
+    clmlp_preprocess pp;
+    const char *path = as_file(data, size);
+    if (clmlp_load(path, &cfg, &net, &pp) == CLMLP_OK) {
+        size_t n0 = clmlp_layer_size(net, 0), nL = clmlp_layer_size(net, clmlp_num_layers(net));
+        double *x = calloc(n0, sizeof *x), *y = malloc(nL * sizeof *y);
+        if (x && y && clmlp_forward(net, x, 1, y) != CLMLP_OK && clmlp_last_error()[0] == '\0')
+            abort(); /* a loaded net runs, or says why not */
+        free(x);
+        free(y);
+        clmlp_destroy(net);
+    }
+    unlink(path);
+    return 0;
+}
+
+int clmlp_fuzz_cache_entry(const uint8_t *data, size_t size)
+{
+    uint64_t key = 0;
+    for (int i = 0; i < 8 && 12 + i < (int)size; i++) /* the key the entry claims, to get past it */
+        key |= (uint64_t)data[12 + i] << (8 * i);
+    const unsigned char *binary;
+    size_t n;
+    if (clmlp_cache_entry_decode(data, size, key, &binary, &n)) {
+        if (binary < data || binary + n > data + size)
+            abort();
+        volatile unsigned char sum = 0;
+        for (size_t i = 0; i < n; i++)
+            sum += binary[i];
+        (void)sum;
+    }
+    return 0;
+}
