@@ -2,7 +2,7 @@
 # Installs what clmlp needs to build and test on Debian 12 (bookworm).
 set -eu
 packages="build-essential cmake pkg-config ocl-icd-opencl-dev opencl-headers pocl-opencl-icd
-libclblast-dev libcmocka-dev zlib1g-dev dataset-fashion-mnist"
+libclblast-dev libcmocka-dev zlib1g-dev dataset-fashion-mnist clang libclang-rt-14-dev valgrind"
 missing=""
 for p in $packages; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -12,7 +12,10 @@ if [ -z "$missing" ]; then
     exit 0
 fi
 sudo=""
-[ "$(id -u)" -eq 0 ] || sudo="sudo"
+if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "setup: run as root or install sudo"; exit 1; }
+    sudo="sudo"
+fi
 echo "setup: installing$missing"
 $sudo apt-get update -q
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends $missing

@@ -1,6 +1,8 @@
 #!/bin/sh
-# Builds clmlp with warnings as errors, runs every test on POCL, then shows that the
-# tests catch the exercise's planted bug (no sech² in the output delta).
+# Everything CI runs: the build with warnings as errors and every test on POCL; the
+# installed package; the exercise's planted bug (no sech² in the output delta) caught;
+# the suite again under ASan + UBSan; the host path under valgrind; the fuzzers for
+# FUZZ_SECONDS each (default 60).
 set -eu
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
@@ -22,3 +24,13 @@ if POCL_CACHE_DIR="$PWD/build/pocl-cache" ./build-planted-bug/tests/test_exercis
 fi
 grep -E '^ERROR|FAILED  \]' build-planted-bug/out.txt || true
 echo "OK: the planted bug was caught"
+
+echo "== the whole suite under AddressSanitizer + UndefinedBehaviorSanitizer"
+bash scripts/sanitize.sh
+
+echo "== the host path under valgrind memcheck"
+bash scripts/valgrind.sh
+
+echo "== fuzzing: IDX reader, model loader, program-cache entries"
+bash scripts/fuzz.sh "${FUZZ_SECONDS:-60}"
+echo "== all checks passed"

@@ -127,9 +127,15 @@ void test_fd_grad(clmlp_net *net, clmlp_loss loss, const double *x, const double
     free(out);
 }
 
+clmlp_backend test_backend(clmlp_backend backend)
+{
+    return getenv("CLMLP_TEST_HOST_ONLY") ? CLMLP_BACKEND_HOST : backend;
+}
+
 clmlp_net *test_net(const size_t *sizes, size_t n_sizes, clmlp_backend backend, clmlp_dtype dtype,
                     clmlp_loss loss, uint64_t seed)
 {
+    backend = test_backend(backend);
     clmlp_config cfg;
     clmlp_config_init(&cfg);
     cfg.backend = backend;

@@ -36,7 +36,12 @@ double test_loss(clmlp_loss loss, const double *out, const double *y, size_t bat
 void test_fd_grad(clmlp_net *net, clmlp_loss loss, const double *x, const double *y, size_t batch,
                   size_t l, double eps, double *dW, double *db);
 
-/* A net on the requested backend; fails the test with clmlp_last_error() if refused. */
+/* The backend a test should use: `backend`, or the host path in the valgrind run
+ * (CLMLP_TEST_HOST_ONLY set). */
+clmlp_backend test_backend(clmlp_backend backend);
+
+/* A net on the requested backend; fails the test with clmlp_last_error() if refused.
+ * With CLMLP_TEST_HOST_ONLY set (the valgrind run), every net is a host net. */
 clmlp_net *test_net(const size_t *sizes, size_t n_sizes, clmlp_backend backend, clmlp_dtype dtype,
                     clmlp_loss loss, uint64_t seed);
 

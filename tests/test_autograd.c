@@ -57,7 +57,7 @@ static int read_case(FILE *f, ref_case *c)
             break;
         c->sizes[c->n_sizes++] = v;
     }
-    char label[16];
+    char label[32];
     for (size_t l = 1; l < c->n_sizes; l++) {
         snprintf(label, sizeof label, "W %zu", l);
         c->W[l] = read_block(f, label, c->sizes[l] * c->sizes[l - 1]);

@@ -32,6 +32,8 @@ static double tolerance(const suite *st) { return st->dtype == CLMLP_F64 ? 1e-12
 static int setup(void **state)
 {
     suite *st = *state;
+    if (getenv("CLMLP_TEST_HOST_ONLY"))
+        skip();
     clmlp_config cfg;
     clmlp_config_init(&cfg);
     cfg.dtype = st->dtype;

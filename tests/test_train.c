@@ -187,7 +187,7 @@ static void checkpoint_resumes_exactly(void **state)
             clmlp_destroy(net);
             clmlp_config cfg;
             clmlp_config_init(&cfg);
-            cfg.backend = backend_of(state);
+            cfg.backend = test_backend(backend_of(state));
             TEST_OK(clmlp_load_checkpoint(path, &cfg, &net, &pp, &done));
             assert_int_equal(done, 1);
             TEST_OK(clmlp_dataset_create(net, images, labels, N, 4, 5, &pp, &data));
