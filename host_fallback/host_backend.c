@@ -7,6 +7,7 @@
 #include "../src/backend.h"
 #include "../src/checked.h"
 #include "../src/error.h"
+#include "../src/fault.h"
 
 #define REAL double
 #define SUFFIX _f64
@@ -43,7 +44,7 @@ static clmlp_status host_alloc(clmlp_be *be, size_t n, clmlp_buf **out)
     if (!clmlp_mul_ok(n ? n : 1, is_f32(be) ? sizeof(float) : sizeof(double), &bytes))
         return clmlp_fail(CLMLP_ENOMEM, "buffer of %zu elements overflows size_t", n);
     clmlp_buf *buf = malloc(sizeof *buf);
-    void *data = malloc(bytes);
+    void *data = clmlp_fault_hit(CLMLP_FAULT_ALLOC) ? NULL : malloc(bytes);
     if (!buf || !data) {
         free(buf);
         free(data);

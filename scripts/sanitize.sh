@@ -7,7 +7,7 @@ set -eu
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
 flags="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCLMLP_WERROR=ON -DCMAKE_C_FLAGS="$flags" \
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCLMLP_WERROR=ON -DCLMLP_FAULT_INJECTION=ON -DCMAKE_C_FLAGS="$flags" \
     -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" -DCMAKE_SHARED_LINKER_FLAGS="-fsanitize=address,undefined" \
     >/dev/null
 cmake --build build-asan -j"$jobs"

@@ -25,6 +25,7 @@
 #include "checked.h"
 #include "clmlp.h"
 #include "error.h"
+#include "fault.h"
 #include "net_internal.h"
 
 /* Weights travel as bit patterns: the host's double must be IEEE-754 binary64. */
@@ -164,7 +165,7 @@ static void write_raw(writer *w, const uint8_t *p, size_t n, bool checksum)
     if (checksum)
         w->crc = crc32(w->crc, p, (uInt)n);
     errno = 0;
-    if (fwrite(p, 1, n, w->f) != n)
+    if (clmlp_fault_hit(CLMLP_FAULT_WRITE) ? (errno = ENOSPC, 1) : fwrite(p, 1, n, w->f) != n)
         w->err = errno ? errno : -1;
 }
 
@@ -276,7 +277,7 @@ static clmlp_status sync_directory(const char *path)
         s = clmlp_fail(CLMLP_EIO, "%s: written, but its directory %s cannot be opened to sync it: %s", path, dir,
                        strerror(errno));
     else {
-        if (fsync(fd) != 0 && errno != EINVAL)
+        if ((clmlp_fault_hit(CLMLP_FAULT_FSYNC) ? (errno = EIO, -1) : fsync(fd)) != 0 && errno != EINVAL)
             s = clmlp_fail(CLMLP_EIO, "%s: written, but syncing its directory %s failed: %s", path, dir,
                            strerror(errno));
         close(fd);
@@ -346,7 +347,7 @@ static clmlp_status save(const clmlp_net *net, const clmlp_preprocess *pp, const
         s = write_model(&w, net, sizes, n_sizes, pp, epochs_done, path);
         if (s == CLMLP_OK && fflush(w.f) != 0)
             s = clmlp_fail(CLMLP_EIO, "%s: cannot write %s: %s", path, tmp, strerror(errno));
-        if (s == CLMLP_OK && fsync(fileno(w.f)) != 0)
+        if (s == CLMLP_OK && (clmlp_fault_hit(CLMLP_FAULT_FSYNC) ? (errno = EIO, -1) : fsync(fileno(w.f))) != 0)
             s = clmlp_fail(CLMLP_EIO, "%s: cannot sync %s: %s", path, tmp, strerror(errno));
         if (fclose(w.f) != 0 && s == CLMLP_OK)
             s = clmlp_fail(CLMLP_EIO, "%s: cannot close %s: %s", path, tmp, strerror(errno));

@@ -430,29 +430,28 @@ clmlp_status clmlp_sgd_step(clmlp_net *net, double lr)
 
 /* ---- counters for training and evaluation -------------------------------- */
 
+/* *buf, if missing, becomes a buffer of n zeros; a failure leaves it missing (never
+ * allocated but unset, which a later call would use as is). */
+static clmlp_status zeroed_buffer(clmlp_net *net, size_t n, clmlp_buf **buf)
+{
+    if (*buf)
+        return CLMLP_OK;
+    clmlp_buf *fresh;
+    TRY(net->be->ops->alloc(net->be, n, &fresh));
+    clmlp_status s = net->be->ops->fill(net->be, fresh, n, 0.0);
+    if (s != CLMLP_OK) {
+        net->be->ops->release(net->be, fresh);
+        return s;
+    }
+    *buf = fresh;
+    return CLMLP_OK;
+}
+
 clmlp_status clmlp_net_reserve_counters(clmlp_net *net, int confusion)
 {
-    const clmlp_backend_ops *ops = net->be->ops;
     size_t classes = net->n[net->L];
-    if (!net->stats) {
-        TRY(ops->alloc(net->be, 3, &net->stats));
-        clmlp_status s = ops->fill(net->be, net->stats, 3, 0.0);
-        if (s != CLMLP_OK) {
-            ops->release(net->be, net->stats);
-            net->stats = NULL;
-            return s;
-        }
-    }
-    if (confusion && !net->confusion) {
-        TRY(ops->alloc(net->be, classes * classes, &net->confusion));
-        clmlp_status s = ops->fill(net->be, net->confusion, classes * classes, 0.0);
-        if (s != CLMLP_OK) {
-            ops->release(net->be, net->confusion);
-            net->confusion = NULL;
-            return s;
-        }
-    }
-    return CLMLP_OK;
+    TRY(zeroed_buffer(net, 3, &net->stats));
+    return confusion ? zeroed_buffer(net, classes * classes, &net->confusion) : CLMLP_OK;
 }
 
 clmlp_status clmlp_net_flush_counters(clmlp_net *net, double *sums, double *confusion)
@@ -485,18 +484,10 @@ clmlp_status clmlp_net_flush_counters(clmlp_net *net, double *sums, double *conf
 /* Velocities start at zero and persist across epochs (and checkpoints). */
 clmlp_status clmlp_net_reserve_velocities(clmlp_net *net)
 {
-    const clmlp_backend_ops *ops = net->be->ops;
     for (size_t l = 1; l <= net->L; l++) {
         layer *ly = &net->layers[l];
-        size_t n_w = net->n[l] * net->n[l - 1];
-        if (!ly->vW) {
-            TRY(ops->alloc(net->be, n_w, &ly->vW));
-            TRY(ops->fill(net->be, ly->vW, n_w, 0.0));
-        }
-        if (!ly->vb) {
-            TRY(ops->alloc(net->be, net->n[l], &ly->vb));
-            TRY(ops->fill(net->be, ly->vb, net->n[l], 0.0));
-        }
+        TRY(zeroed_buffer(net, net->n[l] * net->n[l - 1], &ly->vW));
+        TRY(zeroed_buffer(net, net->n[l], &ly->vb));
     }
     return CLMLP_OK;
 }

@@ -7,6 +7,7 @@
 
 #include "../checked.h"
 #include "../error.h"
+#include "../fault.h"
 #include "cl_common.h"
 
 #define BE(be) ((clmlp_cl_be *)(be))
@@ -46,7 +47,9 @@ static clmlp_status launch_local(clmlp_cl_be *be, cl_kernel kernel, const char *
             return clmlp_fail_context(CLMLP_EOPENCL, "kernel %s argument %zu", name, i);
         }
     }
-    cl_int err = clEnqueueNDRangeKernel(be->queue, kernel, dims, NULL, global, local, 0, NULL, NULL);
+    cl_int err = clmlp_fault_hit(CLMLP_FAULT_ENQUEUE)
+                     ? CL_OUT_OF_RESOURCES
+                     : clEnqueueNDRangeKernel(be->queue, kernel, dims, NULL, global, local, 0, NULL, NULL);
     if (err != CL_SUCCESS) {
         clmlp_cl_fail("clEnqueueNDRangeKernel", err);
         return clmlp_fail_context(CLMLP_EOPENCL, "kernel %s", name);
@@ -142,8 +145,9 @@ static clmlp_status cl_alloc(clmlp_be *base, size_t n, clmlp_buf **out)
     clmlp_buf *buf = malloc(sizeof *buf);
     if (!buf)
         return clmlp_fail(CLMLP_ENOMEM, "cannot allocate a buffer handle");
-    cl_int err;
-    buf->mem = clCreateBuffer(be->context, CL_MEM_READ_WRITE, bytes, NULL, &err);
+    cl_int err = CL_MEM_OBJECT_ALLOCATION_FAILURE;
+    buf->mem = clmlp_fault_hit(CLMLP_FAULT_ALLOC) ? NULL
+                                                  : clCreateBuffer(be->context, CL_MEM_READ_WRITE, bytes, NULL, &err);
     if (err != CL_SUCCESS) {
         free(buf);
         clmlp_status s = err == CL_MEM_OBJECT_ALLOCATION_FAILURE || err == CL_OUT_OF_HOST_MEMORY ||
@@ -224,8 +228,9 @@ static clmlp_status cl_alloc_indices(clmlp_be *base, size_t n, clmlp_ibuf **out)
     clmlp_ibuf *buf = malloc(sizeof *buf);
     if (!buf)
         return clmlp_fail(CLMLP_ENOMEM, "cannot allocate a buffer handle");
-    cl_int err;
-    buf->mem = clCreateBuffer(be->context, CL_MEM_READ_ONLY, bytes, NULL, &err);
+    cl_int err = CL_MEM_OBJECT_ALLOCATION_FAILURE;
+    buf->mem = clmlp_fault_hit(CLMLP_FAULT_ALLOC) ? NULL
+                                                  : clCreateBuffer(be->context, CL_MEM_READ_ONLY, bytes, NULL, &err);
     if (err != CL_SUCCESS) {
         free(buf);
         return clmlp_cl_fail("clCreateBuffer", err);

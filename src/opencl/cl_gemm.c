@@ -4,6 +4,7 @@
 #include <clblast_c.h>
 
 #include "../error.h"
+#include "../fault.h"
 
 clmlp_status clmlp_cl_gemm(clmlp_cl_be *be, int trans_a, int trans_b, size_t m, size_t n,
                            size_t k, const clmlp_buf *A, size_t lda, const clmlp_buf *B,
@@ -12,7 +13,9 @@ clmlp_status clmlp_cl_gemm(clmlp_cl_be *be, int trans_a, int trans_b, size_t m, 
     CLBlastTranspose ta = trans_a ? CLBlastTransposeYes : CLBlastTransposeNo;
     CLBlastTranspose tb = trans_b ? CLBlastTransposeYes : CLBlastTransposeNo;
     CLBlastStatusCode code;
-    if (be->base.dtype == CLMLP_F32)
+    if (clmlp_fault_hit(CLMLP_FAULT_ENQUEUE))
+        code = CLBlastOpenCLOutOfResources;
+    else if (be->base.dtype == CLMLP_F32)
         code = CLBlastSgemm(CLBlastLayoutRowMajor, ta, tb, m, n, k, 1.0f, A->mem, 0, lda, B->mem, 0,
                             ldb, 0.0f, C->mem, 0, ldc, &be->queue, NULL);
     else

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "../error.h"
+#include "../fault.h"
 #include "cl_common.h"
 
 extern const char clmlp_kernel_source[]; /* generated from the kernels/ folder by CMake */
@@ -59,7 +60,8 @@ clmlp_status clmlp_cl_build_kernels(clmlp_cl_be *be)
             be->program = NULL;
             return clmlp_cl_fail("clCreateProgramWithSource", err);
         }
-        err = clBuildProgram(be->program, 1, &be->device, options, NULL, NULL);
+        err = clmlp_fault_hit(CLMLP_FAULT_BUILD) ? CL_BUILD_PROGRAM_FAILURE
+                                                 : clBuildProgram(be->program, 1, &be->device, options, NULL, NULL);
         if (err != CL_SUCCESS)
             return build_failure(be, err);
         if (cached)
