@@ -68,6 +68,29 @@ expect 0 "predict" -- "$clmlp" predict "$work/model.clmlp" "$data/t10k-images-id
 expect 1 "predict index out of range" -- "$clmlp" predict "$work/model.clmlp" "$data/t10k-images-idx3-ubyte.gz" 10000
 head -c 100 "$work/model.clmlp" >"$work/truncated.clmlp"
 expect 1 "eval of a truncated model" -- "$clmlp" eval "$work/truncated.clmlp" --data "$data"
+# hostile data directories and files
+mkdir -p "$work/mismatch" "$work/truncated"
+for f in t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz train-labels-idx1-ubyte.gz; do
+    ln -s "$data/$f" "$work/mismatch/$f"
+done
+ln -s "$data/t10k-images-idx3-ubyte.gz" "$work/mismatch/train-images-idx3-ubyte.gz"
+expect 1 "10000 images with 60000 labels" -- "$clmlp" train --data "$work/mismatch" --layers 784,10 --epochs 1
+grep -q "10000" "$work/err" && grep -q "60000" "$work/err" || fail "the count message does not name 10000 and 60000"
+for f in train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-labels-idx1-ubyte.gz; do
+    ln -s "$data/$f" "$work/truncated/$f"
+done
+head -c 200000 "$data/t10k-images-idx3-ubyte.gz" >"$work/truncated/t10k-images-idx3-ubyte.gz"
+expect 1 "a truncated .gz" -- "$clmlp" train --data "$work/truncated" --layers 784,10 --epochs 1
+grep -q "truncated" "$work/err" || fail "the truncated file is not called truncated"
+mkdir -p "$work/dirs/t10k-images-idx3-ubyte.gz"
+expect 1 "a directory where a file is expected" -- "$clmlp" predict "$work/model.clmlp" "$work/dirs/t10k-images-idx3-ubyte.gz"
+cp "$work/model.clmlp" "$work/v9.clmlp"
+printf '\011' | dd of="$work/v9.clmlp" bs=1 seek=8 conv=notrunc 2>/dev/null
+expect 1 "a model file of another version" -- "$clmlp" eval "$work/v9.clmlp" --data "$data"
+grep -q "version 9" "$work/err" || fail "the version message does not name version 9"
+expect 0 "an f64 model" -- "$clmlp" train --data "$data" --layers 784,10 --dtype f64 --epochs 1 --save "$work/f64.clmlp"
+expect 0 "eval of the f64 model" -- "$clmlp" eval "$work/f64.clmlp" --data "$data"
+
 expect 0 "gradcheck" -- "$clmlp" gradcheck --epochs 1
 grep -q "PASS" "$work/out" || fail "gradcheck printed no PASS"
 expect 0 "devices" -- "$clmlp" devices
