@@ -209,6 +209,35 @@ static void checkpoint_resumes_exactly(void **state)
     unlink(path);
 }
 
+/* Weights at the edge of float range make the logits overflow at the first step: the
+ * epoch stops with ENUMERIC naming epoch 1 step 1, found on the device. */
+static void divergence_names_the_step(void **state)
+{
+    enum { N = 20 };
+    const size_t sizes[] = {20, 3};
+    uint8_t images[N * 20], labels[N];
+    tiny_data(N, images, labels);
+    for (size_t batch = 1; batch <= 4; batch += 3) { /* the fused per-sample kernel and the batch path */
+        clmlp_net *net = test_net(sizes, 2, backend_of(state), CLMLP_F32, CLMLP_LOSS_SOFTMAX_CE, 1);
+        clmlp_preprocess pp;
+        clmlp_preprocess_init(&pp);
+        clmlp_dataset *data;
+        TEST_OK(clmlp_dataset_create(net, images, labels, N, 4, 5, &pp, &data));
+        double W[60], b[3] = {0, 0, 0};
+        for (size_t i = 0; i < 60; i++)
+            W[i] = i % 2 ? 3e38 : -3e38;
+        TEST_OK(clmlp_set_layer(net, 1, W, b));
+        clmlp_train_options opt;
+        clmlp_train_options_init(&opt);
+        opt.batch = batch;
+        TEST_FAILS(CLMLP_ENUMERIC, clmlp_train_epoch(net, data, &opt, 0, NULL));
+        if (!strstr(clmlp_last_error(), "epoch 1 step 1 "))
+            fail_msg("batch %zu: %s", batch, clmlp_last_error());
+        clmlp_dataset_destroy(data);
+        clmlp_destroy(net);
+    }
+}
+
 /* Evaluation counts what a host-side argmax over clmlp_forward's outputs counts. */
 static void evaluation_matches_forward(void **state)
 {
@@ -357,6 +386,7 @@ int main(void)
         BOTH(optimizer_matches_hand_update), BOTH(evaluation_matches_forward), BOTH(dataset_checks),
         BOTH(mismatched_files),              BOTH(learns_fashion_mnist),
         cmocka_unit_test(per_sample_matches_host),   BOTH(checkpoint_resumes_exactly),
+        BOTH(divergence_names_the_step),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
