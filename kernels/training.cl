@@ -12,13 +12,21 @@ __kernel void fill(uint count, real value, __global real *dst)
         dst[e] = value;
 }
 
-/* dst row r = src row idx[first + r]. Global size (cols, rows). */
+/* dst row r = src row idx[first + r], one row per work-item in explicit vectors (a copy
+ * per element left POCL gathering scalars). Global size rows. */
 __kernel void gather_rows(uint cols, uint first, uint rows, __global const real *src,
                           __global const uint *idx, __global real *dst)
 {
-    size_t c = get_global_id(0), r = get_global_id(1);
-    if (c < cols && r < rows)
-        dst[r * cols + c] = src[(size_t)idx[first + r] * cols + c];
+    size_t r = get_global_id(0);
+    if (r >= rows)
+        return;
+    __global const real *from = src + (size_t)idx[first + r] * cols;
+    __global real *to = dst + r * cols;
+    uint c = 0;
+    for (; c + VW <= cols; c += VW)
+        VSTOREV(VLOADV(0, from + c), 0, to + c);
+    for (; c < cols; c++) /* the tail: the next row belongs to another work-item */
+        to[c] = from[c];
 }
 
 /* torch's SGD: g = grad_scale*grad + weight_decay*param; v = momentum*v + g;

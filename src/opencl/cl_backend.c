@@ -401,7 +401,7 @@ static clmlp_status cl_gather_rows(clmlp_be *base, const clmlp_buf *src, size_t 
     TRY(as_uint(cols, "row length", &uc));
     TRY(as_uint(first, "first index", &uf));
     TRY(as_uint(rows, "rows", &ur));
-    return launch(BE(base), BE(base)->k.gather_rows, "gather_rows", 2, (size_t[]){cols, rows}, 6,
+    return launch(BE(base), BE(base)->k.gather_rows, "gather_rows", 1, (size_t[]){rows}, 6,
                   (karg[]){ARG(uc), ARG(uf), ARG(ur), MEM(src), MEM(idx), MEM(dst)});
 }
 
