@@ -21,15 +21,4 @@ for t in test_api test_gradcheck test_autograd test_train test_exercise test_mod
         status=1
     fi
 done
-# Separate nets from separate threads at once: two concurrent trainings under Helgrind
-# (ThreadSanitizer segfaults at start-up on these machines once the binary links the
-# OpenCL stack; a trivial TSan program runs, so the race check uses Helgrind).
-printf '%-18s ' "test_threads"
-if valgrind -q --tool=helgrind --error-exitcode=99 ./build/tests/test_threads >build/helgrind-test_threads.log 2>&1; then
-    echo "no races (helgrind)"
-else
-    echo "FAILED"
-    grep -E "==[0-9]+==" build/helgrind-test_threads.log | head -30
-    status=1
-fi
 exit $status
