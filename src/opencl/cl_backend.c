@@ -135,27 +135,37 @@ static clmlp_status reserve(clmlp_cl_be *be, clmlp_buf **buf, size_t n)
 
 /* ---- buffers ------------------------------------------------------------ */
 
+/* A device buffer of `bytes`; running out of memory is CLMLP_ENOMEM, naming the size. */
+static clmlp_status create_mem(clmlp_cl_be *be, size_t bytes, cl_mem_flags flags, cl_mem *out)
+{
+    if (bytes > be->max_alloc)
+        return clmlp_fail(CLMLP_ENOMEM, "a device buffer of %zu bytes exceeds the device's largest allocation (%llu bytes)",
+                          bytes, (unsigned long long)be->max_alloc);
+    cl_int err = CL_MEM_OBJECT_ALLOCATION_FAILURE;
+    *out = clmlp_fault_hit(CLMLP_FAULT_ALLOC) ? NULL : clCreateBuffer(be->context, flags, bytes, NULL, &err);
+    if (err == CL_SUCCESS)
+        return CLMLP_OK;
+    clmlp_status s = err == CL_MEM_OBJECT_ALLOCATION_FAILURE || err == CL_OUT_OF_HOST_MEMORY || err == CL_OUT_OF_RESOURCES
+                         ? CLMLP_ENOMEM
+                         : CLMLP_EOPENCL;
+    clmlp_cl_fail("clCreateBuffer", err);
+    return clmlp_fail_context(s, "device buffer of %zu bytes", bytes);
+}
+
 static clmlp_status cl_alloc(clmlp_be *base, size_t n, clmlp_buf **out)
 {
     clmlp_cl_be *be = BE(base);
     size_t bytes;
-    if (n > SIZE_MAX - CLMLP_PAD || !clmlp_mul_ok(n + CLMLP_PAD, real_size(base), &bytes) || bytes > be->max_alloc)
-        return clmlp_fail(CLMLP_ENOMEM, "a device buffer of %zu elements (%zu bytes each) exceeds the device's largest allocation (%llu bytes)",
-                          n, real_size(base), (unsigned long long)be->max_alloc);
+    if (n > SIZE_MAX - CLMLP_PAD || !clmlp_mul_ok(n + CLMLP_PAD, real_size(base), &bytes))
+        return clmlp_fail(CLMLP_ENOMEM, "a device buffer of %zu elements of %zu bytes overflows size_t", n,
+                          real_size(base));
     clmlp_buf *buf = malloc(sizeof *buf);
     if (!buf)
         return clmlp_fail(CLMLP_ENOMEM, "cannot allocate a buffer handle");
-    cl_int err = CL_MEM_OBJECT_ALLOCATION_FAILURE;
-    buf->mem = clmlp_fault_hit(CLMLP_FAULT_ALLOC) ? NULL
-                                                  : clCreateBuffer(be->context, CL_MEM_READ_WRITE, bytes, NULL, &err);
-    if (err != CL_SUCCESS) {
+    clmlp_status s = create_mem(be, bytes, CL_MEM_READ_WRITE, &buf->mem);
+    if (s != CLMLP_OK) {
         free(buf);
-        clmlp_status s = err == CL_MEM_OBJECT_ALLOCATION_FAILURE || err == CL_OUT_OF_HOST_MEMORY ||
-                                 err == CL_OUT_OF_RESOURCES
-                             ? CLMLP_ENOMEM
-                             : CLMLP_EOPENCL;
-        clmlp_cl_fail("clCreateBuffer", err);
-        return clmlp_fail_context(s, "device buffer of %zu bytes", bytes);
+        return s;
     }
     buf->n = n;
     *out = buf;
@@ -221,19 +231,16 @@ static clmlp_status cl_upload(clmlp_be *base, clmlp_buf *dst, size_t offset, con
 
 static clmlp_status cl_alloc_indices(clmlp_be *base, size_t n, clmlp_ibuf **out)
 {
-    clmlp_cl_be *be = BE(base);
     size_t bytes;
-    if (!clmlp_mul_ok(n ? n : 1, sizeof(cl_uint), &bytes) || bytes > be->max_alloc)
-        return clmlp_fail(CLMLP_ENOMEM, "%zu indices exceed the device's largest allocation", n);
+    if (!clmlp_mul_ok(n ? n : 1, sizeof(cl_uint), &bytes))
+        return clmlp_fail(CLMLP_ENOMEM, "%zu indices overflow size_t", n);
     clmlp_ibuf *buf = malloc(sizeof *buf);
     if (!buf)
         return clmlp_fail(CLMLP_ENOMEM, "cannot allocate a buffer handle");
-    cl_int err = CL_MEM_OBJECT_ALLOCATION_FAILURE;
-    buf->mem = clmlp_fault_hit(CLMLP_FAULT_ALLOC) ? NULL
-                                                  : clCreateBuffer(be->context, CL_MEM_READ_ONLY, bytes, NULL, &err);
-    if (err != CL_SUCCESS) {
+    clmlp_status s = create_mem(BE(base), bytes, CL_MEM_READ_ONLY, &buf->mem);
+    if (s != CLMLP_OK) {
         free(buf);
-        return clmlp_cl_fail("clCreateBuffer", err);
+        return s;
     }
     buf->n = n;
     *out = buf;
