@@ -92,6 +92,26 @@ int cli_parse_u64(const char *text, unsigned long long lo, unsigned long long hi
     return 1;
 }
 
+int cli_parse_size(const char *text, size_t lo, size_t hi, size_t *out)
+{
+    unsigned long long v;
+    if (!cli_parse_u64(text, lo, hi, &v))
+        return 0;
+    *out = (size_t)v;
+    return 1;
+}
+
+int cli_parse_target(const char *text, clmlp_target *out)
+{
+    if (strcmp(text, "01") == 0)
+        *out = CLMLP_TARGET_ONEHOT_01;
+    else if (strcmp(text, "pm1") == 0)
+        *out = CLMLP_TARGET_ONEHOT_PM1;
+    else
+        return 0;
+    return 1;
+}
+
 int cli_parse_double(const char *text, double lo, double hi, double *out)
 {
     char *end;

@@ -19,6 +19,9 @@ int cli_parse_loss(const char *text, clmlp_loss *out);
 /* Whole-string numbers in [lo, hi]; 0 on failure. */
 int cli_parse_u64(const char *text, unsigned long long lo, unsigned long long hi, unsigned long long *out);
 int cli_parse_double(const char *text, double lo, double hi, double *out);
+int cli_parse_size(const char *text, size_t lo, size_t hi, size_t *out);
+/* "01" or "pm1" */
+int cli_parse_target(const char *text, clmlp_target *out);
 
 /* The data directory: `given` if not NULL, else $CLMLP_DATA, ./data/mnist, then Debian's
  * Fashion-MNIST; `why` says which rule picked it. 0 when none exists. */

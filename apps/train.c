@@ -59,7 +59,7 @@ typedef struct {
     clmlp_config cfg;
     clmlp_preprocess pp;
     clmlp_train_options train;
-    unsigned long long epochs;
+    unsigned long long epochs, seed;
 } options;
 
 static int parse(int argc, char **argv, options *o)
@@ -71,7 +71,6 @@ static int parse(int argc, char **argv, options *o)
     clmlp_preprocess_init(&o->pp);
     clmlp_train_options_init(&o->train);
     o->epochs = 5;
-    unsigned long long n;
     for (int i = 1; i < argc; i++) {
         const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(opt, "--help") == 0 || strcmp(opt, "-h") == 0) {
@@ -99,8 +98,11 @@ static int parse(int argc, char **argv, options *o)
             o->metrics = val;
         else if (strcmp(opt, "--plot") == 0)
             o->plot = val;
-        else if (strcmp(opt, "--layers") == 0)
-            ok = (o->n_sizes = cli_parse_sizes(val, o->sizes, MAX_LAYERS + 1)) >= 2, o->layers_given = 1;
+        else if (strcmp(opt, "--layers") == 0) {
+            o->n_sizes = cli_parse_sizes(val, o->sizes, MAX_LAYERS + 1);
+            o->layers_given = 1;
+            ok = o->n_sizes >= 2;
+        }
         else if (strcmp(opt, "--loss") == 0)
             ok = cli_parse_loss(val, &o->cfg.loss);
         else if (strcmp(opt, "--dtype") == 0)
@@ -108,18 +110,20 @@ static int parse(int argc, char **argv, options *o)
         else if (strcmp(opt, "--backend") == 0)
             ok = cli_parse_backend(val, &o->cfg.backend);
         else if (strcmp(opt, "--crop") == 0)
-            ok = cli_parse_u64(val, 1, 1u << 16, &n), o->pp.crop = (size_t)n;
+            ok = cli_parse_size(val, 1, 1u << 16, &o->pp.crop);
         else if (strcmp(opt, "--targets") == 0)
-            ok = (strcmp(val, "01") == 0 || strcmp(val, "pm1") == 0),
-            o->pp.target = strcmp(val, "pm1") == 0 ? CLMLP_TARGET_ONEHOT_PM1 : CLMLP_TARGET_ONEHOT_01;
-        else if (strcmp(opt, "--mean") == 0)
-            ok = cli_parse_double(val, -1e6, 1e6, &o->pp.mean), o->mean_given = 1;
-        else if (strcmp(opt, "--std") == 0)
-            ok = cli_parse_double(val, 1e-12, 1e6, &o->pp.std), o->std_given = 1;
+            ok = cli_parse_target(val, &o->pp.target);
+        else if (strcmp(opt, "--mean") == 0) {
+            ok = cli_parse_double(val, -1e6, 1e6, &o->pp.mean);
+            o->mean_given = 1;
+        } else if (strcmp(opt, "--std") == 0) {
+            ok = cli_parse_double(val, 1e-12, 1e6, &o->pp.std);
+            o->std_given = 1;
+        }
         else if (strcmp(opt, "--epochs") == 0)
             ok = cli_parse_u64(val, 1, MAX_EPOCHS, &o->epochs);
         else if (strcmp(opt, "--batch") == 0)
-            ok = cli_parse_u64(val, 1, 1u << 20, &n), o->train.batch = (size_t)n;
+            ok = cli_parse_size(val, 1, 1u << 20, &o->train.batch);
         else if (strcmp(opt, "--lr") == 0)
             ok = cli_parse_double(val, 0, 1e6, &o->train.lr);
         else if (strcmp(opt, "--momentum") == 0)
@@ -129,12 +133,13 @@ static int parse(int argc, char **argv, options *o)
         else if (strcmp(opt, "--lr-decay") == 0)
             ok = cli_parse_double(val, 1e-6, 1e6, &o->train.lr_decay);
         else if (strcmp(opt, "--seed") == 0)
-            ok = cli_parse_u64(val, 0, UINT64_MAX, &n), o->cfg.seed = n, o->train.seed = n;
+            ok = cli_parse_u64(val, 0, UINT64_MAX, &o->seed);
         else
             return cli_error(CLI_USAGE, "train: unknown option '%s' (see clmlp train --help)", opt);
         if (!ok)
             return cli_error(CLI_USAGE, "train: bad value '%s' for %s (see clmlp train --help)", val, opt);
     }
+    o->cfg.seed = o->train.seed = o->seed; /* weights and shuffles */
     if (o->mean_given != o->std_given)
         return cli_error(CLI_USAGE, "train: --mean and --std go together");
     if (o->mean_given)
