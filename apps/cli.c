@@ -123,6 +123,13 @@ int cli_parse_double(const char *text, double lo, double hi, double *out)
     return 1;
 }
 
+int cli_use_device(const char *spec)
+{
+    if (spec && setenv("CLMLP_DEVICE", spec, 1) != 0)
+        return cli_error(CLI_RUNTIME, "cannot set CLMLP_DEVICE");
+    return CLI_OK;
+}
+
 static int is_dir(const char *path)
 {
     struct stat st;

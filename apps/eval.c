@@ -57,8 +57,8 @@ int cmd_eval(int argc, char **argv)
         else if (strcmp(opt, "--backend") == 0 && val && cli_parse_backend(val, &cfg.backend))
             i++;
         else if (strcmp(opt, "--device") == 0 && val) {
-            if (setenv("CLMLP_DEVICE", argv[++i], 1) != 0)
-                return cli_error(CLI_RUNTIME, "cannot set CLMLP_DEVICE");
+            if (cli_use_device(argv[++i]) != CLI_OK)
+                return CLI_RUNTIME;
         } else if (opt[0] != '-' && !model)
             model = opt;
         else

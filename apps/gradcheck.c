@@ -218,8 +218,8 @@ int cmd_gradcheck(int argc, char **argv)
     int rc = parse(argc, argv, &o);
     if (rc != CLI_OK)
         return rc;
-    if (o.device && setenv("CLMLP_DEVICE", o.device, 1) != 0)
-        return cli_error(CLI_RUNTIME, "cannot set CLMLP_DEVICE");
+    if ((rc = cli_use_device(o.device)) != CLI_OK)
+        return rc;
 
     const size_t L = o.n_sizes - 1, n_in = o.sizes[0], n_out = o.sizes[L];
     clmlp_net *dev = NULL, *host = NULL, *fd_net = NULL;

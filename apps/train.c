@@ -219,8 +219,8 @@ int cmd_train(int argc, char **argv)
     int rc = parse(argc, argv, &o);
     if (rc != CLI_OK)
         return rc;
-    if (o.device && setenv("CLMLP_DEVICE", o.device, 1) != 0)
-        return cli_error(CLI_RUNTIME, "cannot set CLMLP_DEVICE");
+    if ((rc = cli_use_device(o.device)) != CLI_OK)
+        return rc;
     FILE *human = o.json ? stderr : stdout;
     char dir[4096];
     const char *why;

@@ -79,6 +79,24 @@ static int tiled(const clmlp_cl_be *be, size_t batch)
     return batch > 1 && be->gemm != CLMLP_GEMM_SIMPLE;
 }
 
+/* Launches one of gemm.cl's products, C (m × n) from A, B with row strides lda, ldb, ldc,
+ * over tiles of tile_rows × tile_cols outputs (one work-item each, local size 1). */
+static clmlp_status launch_product(clmlp_cl_be *be, cl_kernel kernel, const char *name, size_t tile_rows,
+                                   size_t tile_cols, size_t m, size_t n, size_t k, const clmlp_buf *A, size_t lda,
+                                   const clmlp_buf *B, size_t ldb, clmlp_buf *C, size_t ldc)
+{
+    cl_uint um, un, uk, ua, ub, uc;
+    TRY(as_uint(m, "rows", &um));
+    TRY(as_uint(n, "columns", &un));
+    TRY(as_uint(k, "inner size", &uk));
+    TRY(as_uint(lda, "row stride", &ua));
+    TRY(as_uint(ldb, "row stride", &ub));
+    TRY(as_uint(ldc, "row stride", &uc));
+    return launch_local(be, kernel, name, 2, (size_t[]){(n + tile_cols - 1) / tile_cols, (m + tile_rows - 1) / tile_rows},
+                        (size_t[]){1, 1}, 9,
+                        (karg[]){ARG(um), ARG(un), ARG(uk), MEM(A), ARG(ua), MEM(B), ARG(ub), MEM(C), ARG(uc)});
+}
+
 /* C (m × n) = op(A) · B with op(A) = A (m × k) or, when trans_a, A^T (A stored k × m);
  * B is k × n. Row strides lda, ldb, ldc. */
 static clmlp_status product(clmlp_cl_be *be, int trans_a, size_t m, size_t n, size_t k, const clmlp_buf *A,
@@ -86,33 +104,17 @@ static clmlp_status product(clmlp_cl_be *be, int trans_a, size_t m, size_t n, si
 {
     if (be->gemm == CLMLP_GEMM_CLBLAST)
         return clmlp_cl_gemm(be, trans_a, 0, m, n, k, A, lda, B, ldb, C, ldc);
-    cl_uint um, un, uk, ua, ub, uc;
-    TRY(as_uint(m, "rows", &um));
-    TRY(as_uint(n, "columns", &un));
-    TRY(as_uint(k, "inner size", &uk));
-    TRY(as_uint(lda, "row stride", &ua));
-    TRY(as_uint(ldb, "row stride", &ub));
-    TRY(as_uint(ldc, "row stride", &uc));
-    size_t vw = be->base.dtype == CLMLP_F32 ? 16 : 8, tr = 8;
-    return launch_local(be, trans_a ? be->k.gemm_tn : be->k.gemm_nn, trans_a ? "gemm_tn" : "gemm_nn", 2,
-                        (size_t[]){(n + vw - 1) / vw, (m + tr - 1) / tr}, (size_t[]){1, 1}, 9,
-                        (karg[]){ARG(um), ARG(un), ARG(uk), MEM(A), ARG(ua), MEM(B), ARG(ub), MEM(C), ARG(uc)});
+    size_t vw = be->base.dtype == CLMLP_F32 ? 16 : 8; /* gemm.cl's VW; 8 rows per tile */
+    return launch_product(be, trans_a ? be->k.gemm_tn : be->k.gemm_nn, trans_a ? "gemm_tn" : "gemm_nn", 8, vw, m, n,
+                          k, A, lda, B, ldb, C, ldc);
 }
 
 /* C (m × n) = A · B^T with A stored m × k and B stored n × k: the forward product with
- * W as stored (no transposed copy). */
+ * W as stored (no transposed copy); 4 × 4 outputs per work-item. */
 static clmlp_status product_nt(clmlp_cl_be *be, size_t m, size_t n, size_t k, const clmlp_buf *A, size_t lda,
                                const clmlp_buf *B, size_t ldb, clmlp_buf *C, size_t ldc)
 {
-    cl_uint um, un, uk, ua, ub, uc;
-    TRY(as_uint(m, "rows", &um));
-    TRY(as_uint(n, "columns", &un));
-    TRY(as_uint(k, "inner size", &uk));
-    TRY(as_uint(lda, "row stride", &ua));
-    TRY(as_uint(ldb, "row stride", &ub));
-    TRY(as_uint(ldc, "row stride", &uc));
-    return launch_local(be, be->k.gemm_nt, "gemm_nt", 2, (size_t[]){(n + 3) / 4, (m + 3) / 4}, (size_t[]){1, 1}, 9,
-                        (karg[]){ARG(um), ARG(un), ARG(uk), MEM(A), ARG(ua), MEM(B), ARG(ub), MEM(C), ARG(uc)});
+    return launch_product(be, be->k.gemm_nt, "gemm_nt", 4, 4, m, n, k, A, lda, B, ldb, C, ldc);
 }
 
 static clmlp_status cl_alloc(clmlp_be *base, size_t n, clmlp_buf **out);
