@@ -20,6 +20,26 @@ inline real sech2(real z)
     return 4 * t / ((1 + t) * (1 + t));
 }
 
+/* tanh(z) from one exp (Cephes' tanh/tanhf): POCL's builtin tanh costs several times
+ * more, in double most of all. |z| < 0.625: a rational (double) or polynomial (float)
+ * fit of (tanh(z) - z)/z^3 in z^2, which avoids 1 - t's cancellation near 0; beyond,
+ * 1 - 2/(exp(2|z|) + 1), which saturates to 1 without overflow. */
+inline real tanh_exp(real z)
+{
+    real x = fabs(z), s = z * z;
+#ifdef CLMLP_FP64
+    real p = (-9.64399179425052238628e-1 * s - 9.92877231001918586564e1) * s - 1.61468768441708447952e3;
+    real q = ((s + 1.12811678491632931402e2) * s + 2.23548839060100448583e3) * s + 4.84406305325125486048e3;
+    real small = z + z * s * (p / q);
+#else
+    real small = z + z * s *
+                         ((((-5.70498872745e-3f * s + 2.06390887954e-2f) * s - 5.37397155531e-2f) * s +
+                           1.33314422036e-1f) * s - 3.33332819422e-1f);
+#endif
+    real large = copysign(1 - 2 / (exp(2 * x) + 1), z);
+    return x < (real)0.625 ? small : large;
+}
+
 /* The widest vector the CPU kernels use: VW reals (64 bytes, one AVX-512 register). */
 #ifdef CLMLP_FP64
 #define VW 8

@@ -18,19 +18,21 @@ __kernel void forward_layer(uint batch, uint n_in, uint n_out, __global const re
     for (uint k = 0; k < n_in; k++)
         s += x[k] * w[k];
     z[i * n_out + j] = s;
-    a[i * n_out + j] = apply_tanh ? tanh(s) : s;
+    a[i * n_out + j] = apply_tanh ? tanh_exp(s) : s;
 }
 
-/* Epilogue of a GEMM that wrote z = a_prev*W^T: z += b, a = tanh(z) or z. Global size batch*n. */
-__kernel void bias_act(uint count, uint n, __global const real *b, uint apply_tanh,
+/* Epilogue of a GEMM that wrote z = a_prev*W^T: z += b, a = tanh(z) or z.
+ * Global size (n, batch): no division to find the column. */
+__kernel void bias_act(uint batch, uint n, __global const real *b, uint apply_tanh,
                        __global real *z, __global real *a)
 {
-    size_t e = get_global_id(0);
-    if (e >= count)
+    size_t j = get_global_id(0), i = get_global_id(1);
+    if (i >= batch || j >= n)
         return;
-    real s = z[e] + b[e % n];
+    size_t e = i * n + j;
+    real s = z[e] + b[j];
     z[e] = s;
-    a[e] = apply_tanh ? tanh(s) : s;
+    a[e] = apply_tanh ? tanh_exp(s) : s;
 }
 
 /* delta = 2(a - y) .* sech^2(z), row_loss = sum (a - y)^2. Global size batch. */

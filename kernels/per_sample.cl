@@ -82,7 +82,7 @@ __kernel void train_per_sample(uint L, uint n0, uint n1, uint n2, uint n3, uint 
             for (uint j = 0; j < n[l]; j++) {
                 real sum = dot_plus(b[j], a_prev, W + (size_t)j * n[l - 1], n[l - 1]);
                 z[j] = sum;
-                a[j] = linear ? sum : tanh(sum);
+                a[j] = linear ? sum : tanh_exp(sum);
             }
         }
 

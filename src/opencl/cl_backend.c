@@ -311,8 +311,8 @@ static clmlp_status cl_forward_layer(clmlp_be *base, size_t batch, size_t n_in, 
         } else {
             TRY(product_nt(be, batch, n_out, n_in, a_prev, n_in, W, n_in, z, n_out));
         }
-        return launch(be, be->k.bias_act, "bias_act", 1, (size_t[]){batch * n_out}, 6,
-                      (karg[]){ARG(ucount), ARG(uo), MEM(b), ARG(act), MEM(z), MEM(a)});
+        return launch(be, be->k.bias_act, "bias_act", 2, (size_t[]){n_out, batch}, 6,
+                      (karg[]){ARG(ub), ARG(uo), MEM(b), ARG(act), MEM(z), MEM(a)});
     }
     return launch(be, be->k.forward_layer, "forward_layer", 2, (size_t[]){n_out, batch}, 9,
                   (karg[]){ARG(ub), ARG(ui), ARG(uo), MEM(a_prev), MEM(W), MEM(b), ARG(act), MEM(z), MEM(a)});
