@@ -53,6 +53,13 @@ typedef float16 realv;
 #define VSTOREV vstore16
 #endif
 
+/* sech2 on a vector (the same formula). */
+inline realv sech2v(realv z)
+{
+    realv t = exp((realv)-2 * fabs(z));
+    return 4 * t / ((1 + t) * (1 + t));
+}
+
 /* Sum of the lanes of v. */
 inline real hsum(realv v)
 {

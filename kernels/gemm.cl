@@ -36,10 +36,11 @@ inline void store_masked(__global real *c, realv v, uint n)
     STORE_ROW(6, acc6);                                                                      \
     STORE_ROW(7, acc7)
 
-/* C (M x N) = A (M x K, row stride lda) . B (K x N, row stride ldb).
- * Global size (ceil(N / VW), ceil(M / TR)). */
+/* C (M x N) = A (M x K, row stride lda) . B (K x N, row stride ldb), times sech^2(Z)
+ * elementwise when Z (M x N, row stride ldc) is not NULL: the error propagation
+ * delta = (delta_next . W_next) .* sech^2(z) in one pass. Global size (ceil(N / VW), ceil(M / TR)). */
 __kernel void gemm_nn(uint M, uint N, uint K, __global const real *A, uint lda, __global const real *B,
-                      uint ldb, __global real *C, uint ldc)
+                      uint ldb, __global real *C, uint ldc, __global const real *Z)
 {
     uint col0 = get_global_id(0) * VW, row0 = get_global_id(1) * TR;
     if (col0 >= N || row0 >= M)
@@ -61,8 +62,41 @@ __kernel void gemm_nn(uint M, uint N, uint K, __global const real *A, uint lda, 
         acc6 = fma((realv)(a6[k]), bk, acc6);
         acc7 = fma((realv)(a7[k]), bk, acc7);
     }
+    if (Z) { /* rows past M read row M - 1 (never stored); columns past N, the padding */
+        __global const real *z = Z + col0;
+#define SECH2_ROW(r, acc) acc *= sech2v(VLOADV(0, z + (size_t)min(row0 + r, M - 1) * ldc))
+        SECH2_ROW(0, acc0);
+        SECH2_ROW(1, acc1);
+        SECH2_ROW(2, acc2);
+        SECH2_ROW(3, acc3);
+        SECH2_ROW(4, acc4);
+        SECH2_ROW(5, acc5);
+        SECH2_ROW(6, acc6);
+        SECH2_ROW(7, acc7);
+#undef SECH2_ROW
+    }
     STORE_TILE();
 }
+
+/* The loop of A^T . B shared by gemm_tn and gemm_tn_sgd: accumulators acc0..acc7 for
+ * rows row0.. and columns col0.., and the column sums of A's 8 columns in asum. */
+#define TN_ACCUMULATE()                                                                      \
+    realv acc0 = 0, acc1 = 0, acc2 = 0, acc3 = 0, acc4 = 0, acc5 = 0, acc6 = 0, acc7 = 0;    \
+    real8 asum = 0;                                                                          \
+    __global const real *a = A + row0, *b = B + col0;                                        \
+    for (uint k = 0; k < K; k++, a += lda, b += ldb) {                                       \
+        realv bk = VLOADV(0, b);                                                             \
+        real8 ak = vload8(0, a); /* over-reads past M into the padding: never stored */      \
+        asum += ak;                                                                          \
+        acc0 = fma((realv)(ak.s0), bk, acc0);                                                \
+        acc1 = fma((realv)(ak.s1), bk, acc1);                                                \
+        acc2 = fma((realv)(ak.s2), bk, acc2);                                                \
+        acc3 = fma((realv)(ak.s3), bk, acc3);                                                \
+        acc4 = fma((realv)(ak.s4), bk, acc4);                                                \
+        acc5 = fma((realv)(ak.s5), bk, acc5);                                                \
+        acc6 = fma((realv)(ak.s6), bk, acc6);                                                \
+        acc7 = fma((realv)(ak.s7), bk, acc7);                                                \
+    }
 
 /* C (M x N) = A^T . B with A stored K x M (row stride lda) and B K x N (row stride ldb):
  * the sum over k of outer products, e.g. dW = delta^T . a_prev over a batch.
@@ -73,23 +107,78 @@ __kernel void gemm_tn(uint M, uint N, uint K, __global const real *A, uint lda, 
     uint col0 = get_global_id(0) * VW, row0 = get_global_id(1) * TR;
     if (col0 >= N || row0 >= M)
         return;
-    realv acc0 = 0, acc1 = 0, acc2 = 0, acc3 = 0, acc4 = 0, acc5 = 0, acc6 = 0, acc7 = 0;
-    __global const real *a = A + row0, *b = B + col0;
-    for (uint k = 0; k < K; k++, a += lda, b += ldb) {
-        realv bk = VLOADV(0, b);
-        real8 ak = vload8(0, a); /* over-reads past M into the padding; those rows are not stored */
-        acc0 = fma((realv)(ak.s0), bk, acc0);
-        acc1 = fma((realv)(ak.s1), bk, acc1);
-        acc2 = fma((realv)(ak.s2), bk, acc2);
-        acc3 = fma((realv)(ak.s3), bk, acc3);
-        acc4 = fma((realv)(ak.s4), bk, acc4);
-        acc5 = fma((realv)(ak.s5), bk, acc5);
-        acc6 = fma((realv)(ak.s6), bk, acc6);
-        acc7 = fma((realv)(ak.s7), bk, acc7);
-    }
+    TN_ACCUMULATE();
+    (void)asum;
     STORE_TILE();
 }
 
+/* torch's SGD step on n elements of a parameter row w with velocity v and gradient
+ * grad_scale * grad: g = grad_scale*grad + weight_decay*w; v = momentum*v + g (no
+ * velocity at all when momentum is 0, as torch keeps no buffer then); w -= lr*v. */
+inline void sgd_row_tile(__global real *w, __global real *v, realv grad, uint n, real lr, real grad_scale,
+                         real momentum, real weight_decay)
+{
+    if (n >= VW) {
+        realv wk = VLOADV(0, w), g = grad_scale * grad + weight_decay * wk;
+        if (momentum != 0) {
+            g += momentum * VLOADV(0, v);
+            VSTOREV(g, 0, v);
+        }
+        VSTOREV(wk - lr * g, 0, w);
+        return;
+    }
+    real gk[VW];
+    VSTOREV(grad, 0, gk);
+    for (uint j = 0; j < n; j++) {
+        real g = grad_scale * gk[j] + weight_decay * w[j];
+        if (momentum != 0) {
+            g += momentum * v[j];
+            v[j] = g;
+        }
+        w[j] -= lr * g;
+    }
+}
+
+/* The weight gradient with the SGD step in its epilogue, for training, where dW itself
+ * is never needed: dW = A^T . B (A = delta, K x M; B = a_prev, K x N) updates W (M x N)
+ * and its velocity vW in place, and the tiles of column 0 update b and vb with the column
+ * sums of A (db = sum over the batch of delta). Arguments as gemm_tn's with C = W.
+ * Global size (ceil(N / VW), ceil(M / TR)). */
+__kernel void gemm_tn_sgd(uint M, uint N, uint K, __global const real *A, uint lda, __global const real *B,
+                          uint ldb, __global real *W, uint ldw, __global real *vW, __global real *bias,
+                          __global real *vbias, real lr, real grad_scale, real momentum, real weight_decay)
+{
+    uint col0 = get_global_id(0) * VW, row0 = get_global_id(1) * TR;
+    if (col0 >= N || row0 >= M)
+        return;
+    TN_ACCUMULATE();
+    uint cols = N - col0 < VW ? N - col0 : VW;
+#define SGD_ROW(r, acc)                                                                      \
+    if (row0 + r < M)                                                                        \
+    sgd_row_tile(W + (size_t)(row0 + r) * ldw + col0, vW + (size_t)(row0 + r) * ldw + col0, acc, cols, lr,   \
+                 grad_scale, momentum, weight_decay)
+    SGD_ROW(0, acc0);
+    SGD_ROW(1, acc1);
+    SGD_ROW(2, acc2);
+    SGD_ROW(3, acc3);
+    SGD_ROW(4, acc4);
+    SGD_ROW(5, acc5);
+    SGD_ROW(6, acc6);
+    SGD_ROW(7, acc7);
+#undef SGD_ROW
+    if (col0 == 0) {
+        real db[8];
+        vstore8(asum, 0, db);
+        for (uint r = 0; r < 8 && row0 + r < M; r++) {
+            real g = grad_scale * db[r] + weight_decay * bias[row0 + r];
+            if (momentum != 0) {
+                g += momentum * vbias[row0 + r];
+                vbias[row0 + r] = g;
+            }
+            bias[row0 + r] -= lr * g;
+        }
+    }
+}
 
 /* C (M x N) = A . B^T with A stored M x K and B stored N x K (row strides lda, ldb): the
  * forward product z = a_prev . W^T with W as stored. Dot-product form: each work-item

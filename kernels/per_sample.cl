@@ -34,11 +34,21 @@ inline void axpy(real alpha, __global const real *x, __global real *y, uint n)
         y[k] += alpha * x[k];
 }
 
-/* v = momentum v + d a + weight_decay w; w -= lr v (torch's SGD on one row) */
+/* v = momentum v + d a + weight_decay w; w -= lr v (torch's SGD on one row; no
+ * velocity without momentum) */
 inline void sgd_row(real lr, real momentum, real weight_decay, real d, __global const real *a, __global real *v,
                     __global real *w, uint n)
 {
     uint k = 0;
+    if (momentum == 0) {
+        for (; k + VW <= n; k += VW) {
+            realv wk = VLOADV(0, w + k);
+            VSTOREV(wk - lr * (d * VLOADV(0, a + k) + weight_decay * wk), 0, w + k);
+        }
+        for (; k < n; k++)
+            w[k] -= lr * (d * a[k] + weight_decay * w[k]);
+        return;
+    }
     for (; k + VW <= n; k += VW) {
         realv wk = VLOADV(0, w + k);
         realv vk = momentum * VLOADV(0, v + k) + d * VLOADV(0, a + k) + weight_decay * wk;
@@ -137,8 +147,11 @@ __kernel void train_per_sample(uint L, uint n0, uint n1, uint n2, uint n3, uint 
             for (uint j = 0; j < n[l]; j++) {
                 sgd_row(lr, momentum, weight_decay, delta[j], a_prev, vW + (size_t)j * n[l - 1],
                         W + (size_t)j * n[l - 1], n[l - 1]);
-                real v = momentum * vb[j] + delta[j] + weight_decay * b[j];
-                vb[j] = v;
+                real v = delta[j] + weight_decay * b[j];
+                if (momentum != 0) {
+                    v += momentum * vb[j];
+                    vb[j] = v;
+                }
                 b[j] -= lr * v;
             }
         }

@@ -30,7 +30,8 @@ __kernel void gather_rows(uint cols, uint first, uint rows, __global const real 
 }
 
 /* torch's SGD: g = grad_scale*grad + weight_decay*param; v = momentum*v + g;
- * param -= lr*v. Global size count. */
+ * param -= lr*v; without momentum, param -= lr*g and no velocity (torch keeps none).
+ * Global size count. */
 __kernel void sgd_momentum(uint count, real lr, real grad_scale, real momentum, real weight_decay,
                            __global const real *grad, __global real *velocity, __global real *param)
 {
@@ -38,9 +39,11 @@ __kernel void sgd_momentum(uint count, real lr, real grad_scale, real momentum, 
     if (e >= count)
         return;
     real g = grad_scale * grad[e] + weight_decay * param[e];
-    real v = momentum * velocity[e] + g;
-    velocity[e] = v;
-    param[e] -= lr * v;
+    if (momentum != 0) {
+        g += momentum * velocity[e];
+        velocity[e] = g;
+    }
+    param[e] -= lr * g;
 }
 
 inline uint argmax_row(__global const real *v, uint n)

@@ -29,6 +29,11 @@ typedef struct clmlp_fused_net {
     clmlp_buf *vW[CLMLP_FUSED_MAX_LAYERS + 1], *vb[CLMLP_FUSED_MAX_LAYERS + 1];
 } clmlp_fused_net;
 
+/* One SGD step's settings, as torch's SGD (see sgd_momentum). */
+typedef struct clmlp_sgd {
+    double lr, grad_scale, momentum, weight_decay;
+} clmlp_sgd;
+
 typedef struct clmlp_backend_ops {
     void (*destroy)(clmlp_be *be);
 
@@ -75,11 +80,18 @@ typedef struct clmlp_backend_ops {
                                clmlp_buf *param);
 
     /* ---- training ---- */
+    /* Optional (NULL: the caller runs weight_grad, then sgd_momentum on W and on b):
+     * the same as those three in one step, for training, where the gradients themselves
+     * are not needed; dW and db are left unspecified. */
+    clmlp_status (*weight_grad_sgd)(clmlp_be *be, size_t batch, size_t n_in, size_t n_out, const clmlp_buf *delta,
+                                    const clmlp_buf *a_prev, const clmlp_sgd *sgd, clmlp_buf *dW, clmlp_buf *db,
+                                    clmlp_buf *W, clmlp_buf *vW, clmlp_buf *b, clmlp_buf *vb);
     /* dst row r = src row idx[first + r] for r < rows; rows are `cols` wide. */
     clmlp_status (*gather_rows)(clmlp_be *be, const clmlp_buf *src, size_t cols, const clmlp_ibuf *idx,
                                 size_t first, size_t rows, clmlp_buf *dst);
     /* torch's SGD with momentum and weight decay on count elements:
-     *   g = grad_scale·grad + weight_decay·param;  v = momentum·v + g;  param −= lr·v */
+     *   g = grad_scale·grad + weight_decay·param;  v = momentum·v + g;  param −= lr·v
+     * and with momentum 0, param −= lr·g with the velocity neither read nor written. */
     clmlp_status (*sgd_momentum)(clmlp_be *be, size_t count, double lr, double grad_scale, double momentum,
                                  double weight_decay, const clmlp_buf *grad, clmlp_buf *velocity,
                                  clmlp_buf *param);

@@ -305,19 +305,35 @@ clmlp_status clmlp_net_output_delta(clmlp_net *net, size_t batch)
                                       out->delta, net->row_loss);
 }
 
-clmlp_status clmlp_net_backward_pass(clmlp_net *net, size_t batch,
-                                     clmlp_status (*after_layer)(clmlp_net *net, size_t l, void *user), void *user)
+/* Layer l's gradient and SGD step, fused where the backend can. */
+static clmlp_status weight_step(clmlp_net *net, size_t batch, size_t l, const clmlp_sgd *sgd)
+{
+    const clmlp_backend_ops *ops = net->be->ops;
+    layer *ly = &net->layers[l];
+    size_t n_in = net->n[l - 1], n_out = net->n[l];
+    if (ops->weight_grad_sgd)
+        return ops->weight_grad_sgd(net->be, batch, n_in, n_out, ly->delta, net->layers[l - 1].a, sgd, ly->dW, ly->db,
+                                    ly->W, ly->vW, ly->b, ly->vb);
+    TRY(ops->weight_grad(net->be, batch, n_in, n_out, ly->delta, net->layers[l - 1].a, ly->dW, ly->db));
+    TRY(ops->sgd_momentum(net->be, n_out * n_in, sgd->lr, sgd->grad_scale, sgd->momentum, sgd->weight_decay, ly->dW,
+                          ly->vW, ly->W));
+    return ops->sgd_momentum(net->be, n_out, sgd->lr, sgd->grad_scale, sgd->momentum, sgd->weight_decay, ly->db,
+                             ly->vb, ly->b);
+}
+
+clmlp_status clmlp_net_backward_pass(clmlp_net *net, size_t batch, const clmlp_sgd *sgd)
 {
     const clmlp_backend_ops *ops = net->be->ops;
     for (size_t l = net->L; l >= 1; l--) {
         layer *ly = &net->layers[l];
-        clmlp_status s = ops->weight_grad(net->be, batch, net->n[l - 1], net->n[l], ly->delta,
-                                          net->layers[l - 1].a, ly->dW, ly->db);
-        if (s == CLMLP_OK && l > 1)
+        clmlp_status s = CLMLP_OK;
+        if (l > 1) /* before W[l] moves */
             s = ops->backprop_delta(net->be, batch, net->n[l - 1], net->n[l], ly->delta, ly->W,
                                     net->layers[l - 1].z, net->layers[l - 1].delta);
-        if (s == CLMLP_OK && after_layer)
-            s = after_layer(net, l, user);
+        if (s == CLMLP_OK)
+            s = sgd ? weight_step(net, batch, l, sgd)
+                    : ops->weight_grad(net->be, batch, net->n[l - 1], net->n[l], ly->delta, net->layers[l - 1].a,
+                                       ly->dW, ly->db);
         if (s != CLMLP_OK)
             return clmlp_fail_context(s, "backward layer %zu", l);
     }
@@ -364,7 +380,7 @@ clmlp_status clmlp_backward(clmlp_net *net, const double *y_true, double *loss)
     net->have_grad = 0;
     TRY(ops->upload(net->be, net->y, 0, y_true, batch * net->n[L]));
     TRY(clmlp_net_output_delta(net, batch));
-    TRY(clmlp_net_backward_pass(net, batch, NULL, NULL));
+    TRY(clmlp_net_backward_pass(net, batch, NULL));
 
     net->have_grad = 1;
     if (!loss)

@@ -45,10 +45,9 @@ clmlp_status clmlp_net_reserve(clmlp_net *net, size_t rows);
 clmlp_status clmlp_net_forward_pass(clmlp_net *net, size_t batch);
 /* The output delta (targets already in net->y, row losses into net->row_loss). */
 clmlp_status clmlp_net_output_delta(clmlp_net *net, size_t batch);
-/* For l = L..1: dW[l], db[l], then delta[l-1]; after_layer(net, l, user) runs once layer
- * l's gradients are computed and its W[l] is no longer needed (NULL: nothing). */
-clmlp_status clmlp_net_backward_pass(clmlp_net *net, size_t batch,
-                                     clmlp_status (*after_layer)(clmlp_net *net, size_t l, void *user), void *user);
+/* For l = L..1: delta[l-1] (from W[l]), then dW[l] and db[l]; with sgd (training),
+ * W[l] and b[l] take the SGD step instead and the gradients are not kept. */
+clmlp_status clmlp_net_backward_pass(clmlp_net *net, size_t batch, const clmlp_sgd *sgd);
 
 /* The momentum velocities of layer l (zeros before any training), and setting them. */
 clmlp_status clmlp_net_read_velocity(const clmlp_net *net, size_t l, double *vW, double *vb);

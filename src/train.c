@@ -1,6 +1,6 @@
 /* Minibatch SGD over a device-resident dataset: per step, gather the shuffled batch,
  * forward, output delta, counters, backward with each layer updated as soon as its
- * weights are no longer needed. Nothing is read back inside an epoch except the two
+ * weights are no longer needed (in the gradient's own kernel where the backend can). Nothing is read back inside an epoch except the two
  * counters at each report. */
 #include <math.h>
 #include <stdint.h>
@@ -73,22 +73,6 @@ static clmlp_status upload_shuffle(clmlp_net *net, size_t count, uint64_t seed, 
     return s;
 }
 
-typedef struct {
-    double lr, grad_scale;
-    const clmlp_train_options *opt;
-} step_update;
-
-static clmlp_status update_layer(clmlp_net *net, size_t l, void *user)
-{
-    const step_update *u = user;
-    layer *ly = &net->layers[l];
-    const clmlp_backend_ops *ops = net->be->ops;
-    TRY(ops->sgd_momentum(net->be, net->n[l] * net->n[l - 1], u->lr, u->grad_scale, u->opt->momentum,
-                          u->opt->weight_decay, ly->dW, ly->vW, ly->W));
-    return ops->sgd_momentum(net->be, net->n[l], u->lr, u->grad_scale, u->opt->momentum, u->opt->weight_decay, ly->db,
-                             ly->vb, ly->b);
-}
-
 /* The net as the fused per-sample operation sees it; 0 when it does not fit. */
 static int fused_view(const clmlp_net *net, clmlp_fused_net *view)
 {
@@ -120,6 +104,11 @@ clmlp_status clmlp_train_epoch(clmlp_net *net, const clmlp_dataset *train, const
     TRY(clmlp_net_reserve(net, batch));
     TRY(clmlp_net_reserve_counters(net, 0));
     TRY(clmlp_net_reserve_velocities(net));
+    if (opt->momentum == 0) /* no velocity then (the kernels skip it): a later momentum starts afresh, as torch's */
+        for (size_t l = 1; l <= net->L; l++) {
+            TRY(net->be->ops->fill(net->be, net->layers[l].vW, net->n[l] * net->n[l - 1], 0));
+            TRY(net->be->ops->fill(net->be, net->layers[l].vb, net->n[l], 0));
+        }
     TRY(upload_shuffle(net, train->count, opt->seed, epoch));
     net->batch = 0; /* training overwrites the forward state and the gradients */
     net->have_grad = 0;
@@ -127,7 +116,8 @@ clmlp_status clmlp_train_epoch(clmlp_net *net, const clmlp_dataset *train, const
 
     const clmlp_backend_ops *ops = net->be->ops;
     const size_t L = net->L;
-    step_update update = {opt->lr * pow(opt->lr_decay, (double)epoch), 0, opt};
+    clmlp_sgd sgd = {.lr = opt->lr * pow(opt->lr_decay, (double)epoch), .momentum = opt->momentum,
+                     .weight_decay = opt->weight_decay};
     double sums[3] = {0, 0, 0}, start = now_seconds();
     size_t done = 0, step = 0, since_flush = 0;
     int stopped = 0;
@@ -140,19 +130,19 @@ clmlp_status clmlp_train_epoch(clmlp_net *net, const clmlp_dataset *train, const
             size_t steps = train->count - done;
             steps = steps < until_report ? steps : until_report;
             steps = steps < FLUSH_SAMPLES - since_flush ? steps : FLUSH_SAMPLES - since_flush;
-            TRY(ops->train_per_sample(net->be, &fused, train->x, train->y, net->order, done, steps, update.lr,
+            TRY(ops->train_per_sample(net->be, &fused, train->x, train->y, net->order, done, steps, sgd.lr,
                                       opt->momentum, opt->weight_decay, net->stats));
             rows = steps;
             step += steps - 1;
         } else {
-            update.grad_scale = 1.0 / (double)rows; /* the loss is averaged over the batch */
+            sgd.grad_scale = 1.0 / (double)rows; /* the loss is averaged over the batch */
             TRY(ops->gather_rows(net->be, train->x, train->n_in, net->order, done, rows, net->layers[0].a));
             TRY(ops->gather_rows(net->be, train->y, train->n_out, net->order, done, rows, net->y));
             TRY(clmlp_net_forward_pass(net, rows));
             TRY(clmlp_net_output_delta(net, rows));
             TRY(ops->batch_stats(net->be, rows, net->n[L], net->layers[L].a, net->y, net->row_loss, step + 1,
                                  net->stats));
-            TRY(clmlp_net_backward_pass(net, rows, update_layer, &update));
+            TRY(clmlp_net_backward_pass(net, rows, &sgd));
         }
         done += rows;
         step++;

@@ -195,6 +195,42 @@ static void test_weight_grad(void **state)
     }
 }
 
+/* The training step's fused gradient + SGD against the host path's weight_grad and
+ * sgd_momentum run one after the other, with and without momentum (without it, the
+ * velocities must stay untouched: they hold random values here). */
+static void test_weight_grad_sgd(void **state)
+{
+    suite *st = *state;
+    test_rng r = {6};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int with_momentum = 0; with_momentum < 2; with_momentum++) {
+            const shape *sh = &shapes[s];
+            size_t nw = sh->n_out * sh->n_in;
+            clmlp_sgd sgd = {.lr = 0.05, .grad_scale = 1.0 / (double)sh->batch,
+                             .momentum = with_momentum ? 0.9 : 0, .weight_decay = 1e-3};
+            pair delta = pair_random(st, &r, sh->batch * sh->n_out, -1, 1);
+            pair a = pair_random(st, &r, sh->batch * sh->n_in, -1, 1);
+            pair W = pair_random(st, &r, nw, -1, 1), vW = pair_random(st, &r, nw, -1, 1);
+            pair b = pair_random(st, &r, sh->n_out, -1, 1), vb = pair_random(st, &r, sh->n_out, -1, 1);
+            pair dW = pair_new(st, nw, NULL), db = pair_new(st, sh->n_out, NULL);
+            const clmlp_backend_ops *h = st->host->ops;
+            TEST_OK(h->weight_grad(st->host, sh->batch, sh->n_in, sh->n_out, delta.host, a.host, dW.host, db.host));
+            TEST_OK(h->sgd_momentum(st->host, nw, sgd.lr, sgd.grad_scale, sgd.momentum, sgd.weight_decay, dW.host,
+                                    vW.host, W.host));
+            TEST_OK(h->sgd_momentum(st->host, sh->n_out, sgd.lr, sgd.grad_scale, sgd.momentum, sgd.weight_decay,
+                                    db.host, vb.host, b.host));
+            TEST_OK(st->dev->ops->weight_grad_sgd(st->dev, sh->batch, sh->n_in, sh->n_out, delta.dev, a.dev, &sgd,
+                                                  dW.dev, db.dev, W.dev, vW.dev, b.dev, vb.dev));
+            pair_expect_equal(st, &W, with_momentum ? "W after SGD with momentum" : "W after SGD", sh);
+            pair_expect_equal(st, &b, with_momentum ? "b after SGD with momentum" : "b after SGD", sh);
+            pair_expect_equal(st, &vW, with_momentum ? "velocity of W" : "velocity of W (untouched)", sh);
+            pair_expect_equal(st, &vb, with_momentum ? "velocity of b" : "velocity of b (untouched)", sh);
+            pair *all[] = {&delta, &a, &W, &vW, &b, &vb, &dW, &db};
+            for (size_t i = 0; i < 8; i++)
+                pair_free(st, all[i]);
+        }
+}
+
 static void test_sgd_update(void **state)
 {
     suite *st = *state;
@@ -263,13 +299,57 @@ static void test_extreme_z(void **state)
     free(ones);
 }
 
+/* tanh (the kernels' own exp-based formula) on a dense sweep of z in [-25, 25] and of
+ * tiny |z|, through the tiled forward's epilogue and the simple kernel alike
+ * (a = tanh(1·z + 0)), against long double. */
+static void test_tanh_sweep(void **state)
+{
+    suite *st = *state;
+    enum { N = 4001, TINY = 200 };
+    double *z = test_alloc(N + TINY), *out = test_alloc(N + TINY), one = 1, zero = 0;
+    for (size_t i = 0; i < N; i++)
+        z[i] = -25 + 50.0 * (double)i / (N - 1);
+    for (size_t i = 0; i < TINY; i++) /* 1e-12 .. 1, both signs */
+        z[N + i] = (i % 2 ? -1 : 1) * pow(10, -12 + 12.0 * (double)(i / 2) / (TINY / 2 - 1));
+    size_t n = N + TINY;
+    clmlp_be *be = st->dev;
+    clmlp_buf *bz, *bw, *bb, *bzz, *ba;
+    TEST_OK(be->ops->alloc(be, n, &bz));
+    TEST_OK(be->ops->alloc(be, 1, &bw));
+    TEST_OK(be->ops->alloc(be, 1, &bb));
+    TEST_OK(be->ops->alloc(be, n, &bzz));
+    TEST_OK(be->ops->alloc(be, n, &ba));
+    TEST_OK(be->ops->upload(be, bz, 0, z, n));
+    TEST_OK(be->ops->upload(be, bw, 0, &one, 1));
+    TEST_OK(be->ops->upload(be, bb, 0, &zero, 1));
+    TEST_OK(be->ops->forward_layer(be, n, 1, 1, bz, bw, bb, 1, bzz, ba));
+    TEST_OK(be->ops->download(be, ba, out, n));
+    double rel_tol = st->dtype == CLMLP_F64 ? 4e-16 : 4e-7, worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        /* the input is rounded to the dtype first: compare with tanh of what the device saw */
+        long double zi = st->dtype == CLMLP_F32 ? (long double)(float)z[i] : (long double)z[i];
+        long double ref = tanhl(zi), err = fabsl(out[i] - ref) / (ref != 0 ? fabsl(ref) : 1);
+        worst = err > worst ? (double)err : worst;
+        if (!(err <= rel_tol))
+            fail_msg("tanh(%.17g) = %.17g, expected %.17Lg (relative error %.3Lg)", z[i], out[i], ref, err);
+    }
+    print_message("tanh: worst relative error %.3g over %zu points\n", worst, n);
+    clmlp_buf *all[] = {bz, bw, bb, bzz, ba};
+    for (size_t i = 0; i < 5; i++)
+        be->ops->release(be, all[i]);
+    free(z);
+    free(out);
+}
+
 #define SUITE_TESTS(st)                                                                            \
     cmocka_unit_test_prestate_setup_teardown(test_forward_layer, setup, teardown, &st),              \
         cmocka_unit_test_prestate_setup_teardown(test_output_delta, setup, teardown, &st),           \
         cmocka_unit_test_prestate_setup_teardown(test_backprop_delta, setup, teardown, &st),         \
         cmocka_unit_test_prestate_setup_teardown(test_weight_grad, setup, teardown, &st),            \
+        cmocka_unit_test_prestate_setup_teardown(test_weight_grad_sgd, setup, teardown, &st),        \
         cmocka_unit_test_prestate_setup_teardown(test_sgd_update, setup, teardown, &st),             \
-        cmocka_unit_test_prestate_setup_teardown(test_extreme_z, setup, teardown, &st)
+        cmocka_unit_test_prestate_setup_teardown(test_extreme_z, setup, teardown, &st),              \
+        cmocka_unit_test_prestate_setup_teardown(test_tanh_sweep, setup, teardown, &st)
 
 int main(void)
 {

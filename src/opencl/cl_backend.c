@@ -79,11 +79,15 @@ static int tiled(const clmlp_cl_be *be, size_t batch)
     return batch > 1 && be->gemm != CLMLP_GEMM_SIMPLE;
 }
 
+enum { MAX_EPILOGUE_ARGS = 8 };
+
 /* Launches one of gemm.cl's products, C (m × n) from A, B with row strides lda, ldb, ldc,
- * over tiles of tile_rows × tile_cols outputs (one work-item each, local size 1). */
+ * over tiles of tile_rows × tile_cols outputs (one work-item each, local size 1), with
+ * the kernel's epilogue arguments after C's. */
 static clmlp_status launch_product(clmlp_cl_be *be, cl_kernel kernel, const char *name, size_t tile_rows,
                                    size_t tile_cols, size_t m, size_t n, size_t k, const clmlp_buf *A, size_t lda,
-                                   const clmlp_buf *B, size_t ldb, clmlp_buf *C, size_t ldc)
+                                   const clmlp_buf *B, size_t ldb, clmlp_buf *C, size_t ldc, size_t n_epilogue,
+                                   const karg *epilogue)
 {
     cl_uint um, un, uk, ua, ub, uc;
     TRY(as_uint(m, "rows", &um));
@@ -92,10 +96,18 @@ static clmlp_status launch_product(clmlp_cl_be *be, cl_kernel kernel, const char
     TRY(as_uint(lda, "row stride", &ua));
     TRY(as_uint(ldb, "row stride", &ub));
     TRY(as_uint(ldc, "row stride", &uc));
+    karg args[9 + MAX_EPILOGUE_ARGS] = {ARG(um), ARG(un), ARG(uk), MEM(A), ARG(ua), MEM(B), ARG(ub), MEM(C), ARG(uc)};
+    for (size_t i = 0; i < n_epilogue && i < MAX_EPILOGUE_ARGS; i++)
+        args[9 + i] = epilogue[i];
     return launch_local(be, kernel, name, 2, (size_t[]){(n + tile_cols - 1) / tile_cols, (m + tile_rows - 1) / tile_rows},
-                        (size_t[]){1, 1}, 9,
-                        (karg[]){ARG(um), ARG(un), ARG(uk), MEM(A), ARG(ua), MEM(B), ARG(ub), MEM(C), ARG(uc)});
+                        (size_t[]){1, 1}, 9 + n_epilogue, args);
 }
+
+/* gemm.cl's VW: the columns of a gemm_nn / gemm_tn tile (of 8 rows). */
+static size_t tile_cols(const clmlp_cl_be *be) { return be->base.dtype == CLMLP_F32 ? 16 : 8; }
+
+/* A NULL buffer argument (an epilogue left out). */
+static const karg no_buffer = {sizeof(cl_mem), NULL};
 
 /* C (m × n) = op(A) · B with op(A) = A (m × k) or, when trans_a, A^T (A stored k × m);
  * B is k × n. Row strides lda, ldb, ldc. */
@@ -104,9 +116,10 @@ static clmlp_status product(clmlp_cl_be *be, int trans_a, size_t m, size_t n, si
 {
     if (be->gemm == CLMLP_GEMM_CLBLAST)
         return clmlp_cl_gemm(be, trans_a, 0, m, n, k, A, lda, B, ldb, C, ldc);
-    size_t vw = be->base.dtype == CLMLP_F32 ? 16 : 8; /* gemm.cl's VW; 8 rows per tile */
-    return launch_product(be, trans_a ? be->k.gemm_tn : be->k.gemm_nn, trans_a ? "gemm_tn" : "gemm_nn", 8, vw, m, n,
-                          k, A, lda, B, ldb, C, ldc);
+    if (trans_a)
+        return launch_product(be, be->k.gemm_tn, "gemm_tn", 8, tile_cols(be), m, n, k, A, lda, B, ldb, C, ldc, 0, NULL);
+    return launch_product(be, be->k.gemm_nn, "gemm_nn", 8, tile_cols(be), m, n, k, A, lda, B, ldb, C, ldc, 1,
+                          &no_buffer);
 }
 
 /* C (m × n) = A · B^T with A stored m × k and B stored n × k: the forward product with
@@ -114,7 +127,7 @@ static clmlp_status product(clmlp_cl_be *be, int trans_a, size_t m, size_t n, si
 static clmlp_status product_nt(clmlp_cl_be *be, size_t m, size_t n, size_t k, const clmlp_buf *A, size_t lda,
                                const clmlp_buf *B, size_t ldb, clmlp_buf *C, size_t ldc)
 {
-    return launch_product(be, be->k.gemm_nt, "gemm_nt", 4, 4, m, n, k, A, lda, B, ldb, C, ldc);
+    return launch_product(be, be->k.gemm_nt, "gemm_nt", 4, 4, m, n, k, A, lda, B, ldb, C, ldc, 0, NULL);
 }
 
 static clmlp_status cl_alloc(clmlp_be *base, size_t n, clmlp_buf **out);
@@ -353,6 +366,9 @@ static clmlp_status cl_backprop_delta(clmlp_be *base, size_t batch, size_t n, si
     TRY(as_uint(n, "layer size", &un));
     TRY(as_uint(n_next, "next layer size", &unext));
     TRY(as_uint(batch * n, "batch × layer size", &ucount));
+    if (tiled(be, batch) && be->gemm == CLMLP_GEMM_OWN) /* sech² in the product's epilogue */
+        return launch_product(be, be->k.gemm_nn, "gemm_nn", 8, tile_cols(be), batch, n, n_next, delta_next, n_next,
+                              W_next, n, delta, n, 1, (karg[]){MEM(z)});
     if (tiled(be, batch)) {
         TRY(product(be, 0, batch, n, n_next, delta_next, n_next, W_next, n, delta, n));
         return cl_sech2_mul(base, batch * n, z, delta, delta);
@@ -425,6 +441,25 @@ static clmlp_status cl_sgd_momentum(clmlp_be *base, size_t count, double lr, dou
                   (karg[]){ARG(uc), real_karg(base, &a, lr), real_karg(base, &b, grad_scale),
                            real_karg(base, &c, momentum), real_karg(base, &d, weight_decay), MEM(grad),
                            MEM(velocity), MEM(param)});
+}
+
+static clmlp_status cl_weight_grad_sgd(clmlp_be *base, size_t batch, size_t n_in, size_t n_out,
+                                       const clmlp_buf *delta, const clmlp_buf *a_prev, const clmlp_sgd *sgd,
+                                       clmlp_buf *dW, clmlp_buf *db, clmlp_buf *W, clmlp_buf *vW, clmlp_buf *b,
+                                       clmlp_buf *vb)
+{
+    clmlp_cl_be *be = BE(base);
+    if (!(tiled(be, batch) && be->gemm == CLMLP_GEMM_OWN)) { /* the steps one by one */
+        TRY(cl_weight_grad(base, batch, n_in, n_out, delta, a_prev, dW, db));
+        TRY(cl_sgd_momentum(base, n_out * n_in, sgd->lr, sgd->grad_scale, sgd->momentum, sgd->weight_decay, dW, vW,
+                            W));
+        return cl_sgd_momentum(base, n_out, sgd->lr, sgd->grad_scale, sgd->momentum, sgd->weight_decay, db, vb, b);
+    }
+    real_arg lr, scale, momentum, decay;
+    karg epilogue[] = {MEM(vW), MEM(b), MEM(vb), real_karg(base, &lr, sgd->lr), real_karg(base, &scale, sgd->grad_scale),
+                       real_karg(base, &momentum, sgd->momentum), real_karg(base, &decay, sgd->weight_decay)};
+    return launch_product(be, be->k.gemm_tn_sgd, "gemm_tn_sgd", 8, tile_cols(be), n_out, n_in, batch, delta, n_out,
+                          a_prev, n_in, W, n_in, sizeof epilogue / sizeof epilogue[0], epilogue);
 }
 
 static clmlp_status cl_batch_stats(clmlp_be *base, size_t batch, size_t n, const clmlp_buf *out,
@@ -520,6 +555,7 @@ static const clmlp_backend_ops cl_ops = {
     .sgd_update = cl_sgd_update,
     .gather_rows = cl_gather_rows,
     .sgd_momentum = cl_sgd_momentum,
+    .weight_grad_sgd = cl_weight_grad_sgd,
     .batch_stats = cl_batch_stats,
     .confusion_update = cl_confusion_update,
     .train_per_sample = cl_train_per_sample,

@@ -22,7 +22,7 @@ enum { CLMLP_PAD = 16 };
 typedef struct clmlp_cl_kernels {
     cl_kernel forward_layer, bias_act, output_delta_mse, output_delta_ce, backprop_delta,
         sech2_mul, weight_grad, bias_grad, sgd_update, fill, gather_rows, sgd_momentum, batch_stats,
-        confusion_update, gemm_nn, gemm_tn, gemm_nt, train_per_sample;
+        confusion_update, gemm_nn, gemm_tn, gemm_nt, gemm_tn_sgd, train_per_sample;
 } clmlp_cl_kernels;
 
 typedef struct clmlp_cl_be {

@@ -81,7 +81,7 @@ clmlp_status clmlp_cl_build_kernels(clmlp_cl_be *be)
         {"batch_stats", &be->k.batch_stats},       {"confusion_update", &be->k.confusion_update},
         {"gemm_nn", &be->k.gemm_nn},               {"gemm_tn", &be->k.gemm_tn},
         {"train_per_sample", &be->k.train_per_sample},
-        {"gemm_nt", &be->k.gemm_nt},
+        {"gemm_nt", &be->k.gemm_nt},               {"gemm_tn_sgd", &be->k.gemm_tn_sgd},
     };
     for (size_t i = 0; i < sizeof kernels / sizeof kernels[0]; i++) {
         clmlp_status s = create_kernel(be, kernels[i].name, kernels[i].slot);
@@ -99,7 +99,7 @@ void clmlp_cl_release_kernels(clmlp_cl_be *be)
                         &be->k.fill,            &be->k.gather_rows,    &be->k.sgd_momentum,
                         &be->k.batch_stats,     &be->k.confusion_update, &be->k.gemm_nn,
                         &be->k.gemm_tn,         &be->k.train_per_sample,
-                        &be->k.gemm_nt};
+                        &be->k.gemm_nt,         &be->k.gemm_tn_sgd};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         if (*all[i]) {
             clReleaseKernel(*all[i]);
