@@ -1,12 +1,23 @@
 /*
- * Register-tiled matrix products for CPU devices (POCL): each work-item computes TR
- * rows x VW columns of C with one explicit vector accumulator per row, one vector load
- * of a B row and TR broadcast FMAs per k. POCL does not vectorize across work-items of
- * a kernel with a loop, so the vectors are written out; local size 1.
- * Edge tiles stay vectorized: A rows are clamped, B rows are over-read (every device
- * buffer is padded by CLMLP_PAD elements), and only the stores are masked.
+ * Register-tiled matrix products for CPU devices (POCL). In gemm_nn and gemm_tn each
+ * work-item computes TR = 8 rows x 2 VW columns of C in 16 explicit vector accumulators
+ * (two per row: 8 alone leave the FMA units waiting on each other, most of all in
+ * double), with two vector loads of a B row and 16 broadcast FMAs per k. POCL does not
+ * vectorize across work-items of a kernel with a loop, so the vectors are written out;
+ * local size 1. Edge tiles stay vectorized: A rows are clamped, B rows are over-read
+ * (every device buffer is padded by CLMLP_PAD >= 2 VW elements), only stores are masked.
  */
 #define TR 8
+#define TILE_COLS (2 * VW)
+
+/* X(r) for the 8 rows of a tile. */
+#define FOR_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+
+#define DECLARE_ACC(r) realv acc##r##_0 = 0, acc##r##_1 = 0;
+/* Row r += x * (bk0, bk1): two broadcast FMAs. */
+#define FMA_ROW(r, x)                                                                        \
+    acc##r##_0 = fma((realv)(x), bk0, acc##r##_0);                                           \
+    acc##r##_1 = fma((realv)(x), bk1, acc##r##_1);
 
 /* Stores the first n (<= VW) columns of v at c. */
 inline void store_masked(__global real *c, realv v, uint n)
@@ -21,95 +32,74 @@ inline void store_masked(__global real *c, realv v, uint n)
         c[j] = tmp[j];
 }
 
-#define STORE_ROW(r, acc)                                                                    \
-    if (row0 + r < M)                                                                        \
-    store_masked(C + (size_t)(row0 + r) * ldc + col0, acc, cols)
-
-#define STORE_TILE()                                                                         \
-    uint cols = N - col0 < VW ? N - col0 : VW;                                               \
-    STORE_ROW(0, acc0);                                                                      \
-    STORE_ROW(1, acc1);                                                                      \
-    STORE_ROW(2, acc2);                                                                      \
-    STORE_ROW(3, acc3);                                                                      \
-    STORE_ROW(4, acc4);                                                                      \
-    STORE_ROW(5, acc5);                                                                      \
-    STORE_ROW(6, acc6);                                                                      \
-    STORE_ROW(7, acc7)
+/* The first `cols` (<= 2 VW) columns of row r of the tile into C. */
+#define STORE_ROW(r)                                                                         \
+    if (row0 + r < M) {                                                                      \
+        __global real *c = C + (size_t)(row0 + r) * ldc + col0;                              \
+        store_masked(c, acc##r##_0, cols);                                                   \
+        if (cols > VW)                                                                       \
+            store_masked(c + VW, acc##r##_1, cols - VW);                                     \
+    }
 
 /* C (M x N) = A (M x K, row stride lda) . B (K x N, row stride ldb), times sech^2(Z)
  * elementwise when Z (M x N, row stride ldc) is not NULL: the error propagation
- * delta = (delta_next . W_next) .* sech^2(z) in one pass. Global size (ceil(N / VW), ceil(M / TR)). */
+ * delta = (delta_next . W_next) .* sech^2(z) in one pass.
+ * Global size (ceil(N / TILE_COLS), ceil(M / TR)). */
 __kernel void gemm_nn(uint M, uint N, uint K, __global const real *A, uint lda, __global const real *B,
                       uint ldb, __global real *C, uint ldc, __global const real *Z)
 {
-    uint col0 = get_global_id(0) * VW, row0 = get_global_id(1) * TR;
+    uint col0 = get_global_id(0) * TILE_COLS, row0 = get_global_id(1) * TR;
     if (col0 >= N || row0 >= M)
         return;
-    __global const real *a0 = A + (size_t)min(row0 + 0, M - 1) * lda, *a1 = A + (size_t)min(row0 + 1, M - 1) * lda,
-                        *a2 = A + (size_t)min(row0 + 2, M - 1) * lda, *a3 = A + (size_t)min(row0 + 3, M - 1) * lda,
-                        *a4 = A + (size_t)min(row0 + 4, M - 1) * lda, *a5 = A + (size_t)min(row0 + 5, M - 1) * lda,
-                        *a6 = A + (size_t)min(row0 + 6, M - 1) * lda, *a7 = A + (size_t)min(row0 + 7, M - 1) * lda;
-    realv acc0 = 0, acc1 = 0, acc2 = 0, acc3 = 0, acc4 = 0, acc5 = 0, acc6 = 0, acc7 = 0;
+#define A_ROW(r) __global const real *a##r = A + (size_t)min(row0 + r, M - 1) * lda;
+    FOR_ROWS(A_ROW)
+    FOR_ROWS(DECLARE_ACC)
     __global const real *b = B + col0;
     for (uint k = 0; k < K; k++, b += ldb) {
-        realv bk = VLOADV(0, b);
-        acc0 = fma((realv)(a0[k]), bk, acc0);
-        acc1 = fma((realv)(a1[k]), bk, acc1);
-        acc2 = fma((realv)(a2[k]), bk, acc2);
-        acc3 = fma((realv)(a3[k]), bk, acc3);
-        acc4 = fma((realv)(a4[k]), bk, acc4);
-        acc5 = fma((realv)(a5[k]), bk, acc5);
-        acc6 = fma((realv)(a6[k]), bk, acc6);
-        acc7 = fma((realv)(a7[k]), bk, acc7);
+        realv bk0 = VLOADV(0, b), bk1 = VLOADV(1, b);
+#define NN_ROW(r) FMA_ROW(r, a##r[k])
+        FOR_ROWS(NN_ROW)
     }
     if (Z) { /* rows past M read row M - 1 (never stored); columns past N, the padding */
-        __global const real *z = Z + col0;
-#define SECH2_ROW(r, acc) acc *= sech2v(VLOADV(0, z + (size_t)min(row0 + r, M - 1) * ldc))
-        SECH2_ROW(0, acc0);
-        SECH2_ROW(1, acc1);
-        SECH2_ROW(2, acc2);
-        SECH2_ROW(3, acc3);
-        SECH2_ROW(4, acc4);
-        SECH2_ROW(5, acc5);
-        SECH2_ROW(6, acc6);
-        SECH2_ROW(7, acc7);
-#undef SECH2_ROW
+#define SECH2_ROW(r)                                                                         \
+    {                                                                                        \
+        __global const real *z = Z + (size_t)min(row0 + r, M - 1) * ldc + col0;              \
+        acc##r##_0 *= sech2v(VLOADV(0, z));                                                  \
+        acc##r##_1 *= sech2v(VLOADV(1, z));                                                  \
     }
-    STORE_TILE();
+        FOR_ROWS(SECH2_ROW)
+    }
+    uint cols = min(N - col0, (uint)TILE_COLS);
+    FOR_ROWS(STORE_ROW)
 }
 
-/* The loop of A^T . B shared by gemm_tn and gemm_tn_sgd: accumulators acc0..acc7 for
+/* The loop of A^T . B shared by gemm_tn and gemm_tn_sgd: the tile's accumulators for
  * rows row0.. and columns col0.., and the column sums of A's 8 columns in asum. */
 #define TN_ACCUMULATE()                                                                      \
-    realv acc0 = 0, acc1 = 0, acc2 = 0, acc3 = 0, acc4 = 0, acc5 = 0, acc6 = 0, acc7 = 0;    \
+    FOR_ROWS(DECLARE_ACC)                                                                    \
     real8 asum = 0;                                                                          \
     __global const real *a = A + row0, *b = B + col0;                                        \
     for (uint k = 0; k < K; k++, a += lda, b += ldb) {                                       \
-        realv bk = VLOADV(0, b);                                                             \
+        realv bk0 = VLOADV(0, b), bk1 = VLOADV(1, b);                                        \
         real8 ak = vload8(0, a); /* over-reads past M into the padding: never stored */      \
         asum += ak;                                                                          \
-        acc0 = fma((realv)(ak.s0), bk, acc0);                                                \
-        acc1 = fma((realv)(ak.s1), bk, acc1);                                                \
-        acc2 = fma((realv)(ak.s2), bk, acc2);                                                \
-        acc3 = fma((realv)(ak.s3), bk, acc3);                                                \
-        acc4 = fma((realv)(ak.s4), bk, acc4);                                                \
-        acc5 = fma((realv)(ak.s5), bk, acc5);                                                \
-        acc6 = fma((realv)(ak.s6), bk, acc6);                                                \
-        acc7 = fma((realv)(ak.s7), bk, acc7);                                                \
+        FMA_ROW(0, ak.s0) FMA_ROW(1, ak.s1) FMA_ROW(2, ak.s2) FMA_ROW(3, ak.s3)              \
+        FMA_ROW(4, ak.s4) FMA_ROW(5, ak.s5) FMA_ROW(6, ak.s6) FMA_ROW(7, ak.s7)              \
     }
 
 /* C (M x N) = A^T . B with A stored K x M (row stride lda) and B K x N (row stride ldb):
  * the sum over k of outer products, e.g. dW = delta^T . a_prev over a batch.
- * Global size (ceil(N / VW), ceil(M / TR)). */
+ * Global size (ceil(N / TILE_COLS), ceil(M / TR)). */
 __kernel void gemm_tn(uint M, uint N, uint K, __global const real *A, uint lda, __global const real *B,
                       uint ldb, __global real *C, uint ldc)
 {
-    uint col0 = get_global_id(0) * VW, row0 = get_global_id(1) * TR;
+    uint col0 = get_global_id(0) * TILE_COLS, row0 = get_global_id(1) * TR;
     if (col0 >= N || row0 >= M)
         return;
-    TN_ACCUMULATE();
+    TN_ACCUMULATE()
     (void)asum;
-    STORE_TILE();
+    uint cols = min(N - col0, (uint)TILE_COLS);
+    FOR_ROWS(STORE_ROW)
 }
 
 /* torch's SGD step on n elements of a parameter row w with velocity v and gradient
@@ -143,29 +133,24 @@ inline void sgd_row_tile(__global real *w, __global real *v, realv grad, uint n,
  * is never needed: dW = A^T . B (A = delta, K x M; B = a_prev, K x N) updates W (M x N)
  * and its velocity vW in place, and the tiles of column 0 update b and vb with the column
  * sums of A (db = sum over the batch of delta). Arguments as gemm_tn's with C = W.
- * Global size (ceil(N / VW), ceil(M / TR)). */
+ * Global size (ceil(N / TILE_COLS), ceil(M / TR)). */
 __kernel void gemm_tn_sgd(uint M, uint N, uint K, __global const real *A, uint lda, __global const real *B,
                           uint ldb, __global real *W, uint ldw, __global real *vW, __global real *bias,
                           __global real *vbias, real lr, real grad_scale, real momentum, real weight_decay)
 {
-    uint col0 = get_global_id(0) * VW, row0 = get_global_id(1) * TR;
+    uint col0 = get_global_id(0) * TILE_COLS, row0 = get_global_id(1) * TR;
     if (col0 >= N || row0 >= M)
         return;
-    TN_ACCUMULATE();
-    uint cols = N - col0 < VW ? N - col0 : VW;
-#define SGD_ROW(r, acc)                                                                      \
-    if (row0 + r < M)                                                                        \
-    sgd_row_tile(W + (size_t)(row0 + r) * ldw + col0, vW + (size_t)(row0 + r) * ldw + col0, acc, cols, lr,   \
-                 grad_scale, momentum, weight_decay)
-    SGD_ROW(0, acc0);
-    SGD_ROW(1, acc1);
-    SGD_ROW(2, acc2);
-    SGD_ROW(3, acc3);
-    SGD_ROW(4, acc4);
-    SGD_ROW(5, acc5);
-    SGD_ROW(6, acc6);
-    SGD_ROW(7, acc7);
-#undef SGD_ROW
+    TN_ACCUMULATE()
+    uint cols = min(N - col0, (uint)TILE_COLS);
+#define SGD_ROW(r)                                                                           \
+    if (row0 + r < M) {                                                                      \
+        size_t e = (size_t)(row0 + r) * ldw + col0;                                          \
+        sgd_row_tile(W + e, vW + e, acc##r##_0, min(cols, (uint)VW), lr, grad_scale, momentum, weight_decay); \
+        if (cols > VW)                                                                       \
+            sgd_row_tile(W + e + VW, vW + e + VW, acc##r##_1, cols - VW, lr, grad_scale, momentum, weight_decay); \
+    }
+    FOR_ROWS(SGD_ROW)
     if (col0 == 0) {
         real db[8];
         vstore8(asum, 0, db);

@@ -103,8 +103,8 @@ static clmlp_status launch_product(clmlp_cl_be *be, cl_kernel kernel, const char
                         (size_t[]){1, 1}, 9 + n_epilogue, args);
 }
 
-/* gemm.cl's VW: the columns of a gemm_nn / gemm_tn tile (of 8 rows). */
-static size_t tile_cols(const clmlp_cl_be *be) { return be->base.dtype == CLMLP_F32 ? 16 : 8; }
+/* gemm.cl's TILE_COLS: the columns of a gemm_nn / gemm_tn tile (of 8 rows). */
+static size_t tile_cols(const clmlp_cl_be *be) { return be->base.dtype == CLMLP_F32 ? 32 : 16; }
 
 /* A NULL buffer argument (an epilogue left out). */
 static const karg no_buffer = {sizeof(cl_mem), NULL};

@@ -16,8 +16,8 @@
 typedef enum { CLMLP_GEMM_AUTO = 0, CLMLP_GEMM_OWN = 1, CLMLP_GEMM_CLBLAST = 2, CLMLP_GEMM_SIMPLE = 3 } clmlp_gemm_mode;
 
 /* Every device buffer has this many spare elements past its end: the tiled products
- * read whole vectors at the edges. */
-enum { CLMLP_PAD = 16 };
+ * read whole vectors (up to 2 × 16 floats) at the edges. */
+enum { CLMLP_PAD = 32 };
 
 typedef struct clmlp_cl_kernels {
     cl_kernel forward_layer, bias_act, output_delta_mse, output_delta_ce, backprop_delta,
