@@ -168,10 +168,12 @@ __kernel void gemm_tn_sgd(uint M, uint N, uint K, __global const real *A, uint l
 /* C (M x N) = A . B^T with A stored M x K and B stored N x K (row strides lda, ldb): the
  * forward product z = a_prev . W^T with W as stored. Dot-product form: each work-item
  * takes 4 rows of A and 4 rows of B, multiplies them VW elements of k at a time into 16
- * vector accumulators, and sums each accumulator's lanes at the end.
+ * vector accumulators, and sums each accumulator's lanes at the end. With bias not NULL,
+ * the layer's epilogue as well: C = z + bias and act = tanh(C) (C when !apply_tanh).
  * Global size (ceil(N / 4), ceil(M / 4)). */
 __kernel void gemm_nt(uint M, uint N, uint K, __global const real *A, uint lda, __global const real *B,
-                      uint ldb, __global real *C, uint ldc)
+                      uint ldb, __global real *C, uint ldc, __global const real *bias, uint apply_tanh,
+                      __global real *act)
 {
     uint col0 = get_global_id(0) * 4, row0 = get_global_id(1) * 4;
     if (col0 >= N || row0 >= M)
@@ -201,7 +203,27 @@ __kernel void gemm_nt(uint M, uint N, uint K, __global const real *A, uint lda, 
             for (uint c = 0; c < 4; c++)
                 s[r][c] += x[r] * y[c];
     }
-    for (uint r = 0; r < 4 && row0 + r < M; r++)
-        for (uint c = 0; c < 4 && col0 + c < N; c++)
-            C[(size_t)(row0 + r) * ldc + col0 + c] = s[r][c];
+    uint cols = min(N - col0, 4u);
+    for (uint r = 0; r < 4 && row0 + r < M; r++) {
+        real4 z = (real4)(s[r][0], s[r][1], s[r][2], s[r][3]), a;
+        if (bias) { /* the layer's epilogue, in vectors of 4: z += b, a = tanh(z) or z */
+            z += vload4(0, bias + col0); /* past N: the padding, never stored */
+            a = apply_tanh ? tanh_exp4(z) : z;
+        }
+        size_t e = (size_t)(row0 + r) * ldc + col0;
+        if (cols == 4) {
+            vstore4(z, 0, C + e);
+            if (bias)
+                vstore4(a, 0, act + e);
+            continue;
+        }
+        real zs[4], as[4];
+        vstore4(z, 0, zs);
+        vstore4(a, 0, as);
+        for (uint c = 0; c < cols; c++) {
+            C[e + c] = zs[c];
+            if (bias)
+                act[e + c] = as[c];
+        }
+    }
 }

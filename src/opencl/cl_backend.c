@@ -122,14 +122,6 @@ static clmlp_status product(clmlp_cl_be *be, int trans_a, size_t m, size_t n, si
                           &no_buffer);
 }
 
-/* C (m × n) = A · B^T with A stored m × k and B stored n × k: the forward product with
- * W as stored (no transposed copy); 4 × 4 outputs per work-item. */
-static clmlp_status product_nt(clmlp_cl_be *be, size_t m, size_t n, size_t k, const clmlp_buf *A, size_t lda,
-                               const clmlp_buf *B, size_t ldb, clmlp_buf *C, size_t ldc)
-{
-    return launch_product(be, be->k.gemm_nt, "gemm_nt", 4, 4, m, n, k, A, lda, B, ldb, C, ldc, 0, NULL);
-}
-
 static clmlp_status cl_alloc(clmlp_be *base, size_t n, clmlp_buf **out);
 
 /* Grows a backend-owned buffer to at least n elements. */
@@ -319,11 +311,10 @@ static clmlp_status cl_forward_layer(clmlp_be *base, size_t batch, size_t n_in, 
     TRY(as_uint(n_out, "layer size", &uo));
     TRY(as_uint(batch * n_out, "batch × layer size", &ucount));
     if (tiled(be, batch)) {
-        if (be->gemm == CLMLP_GEMM_CLBLAST) {
-            TRY(clmlp_cl_gemm(be, 0, 1, batch, n_out, n_in, a_prev, n_in, W, n_in, z, n_out));
-        } else {
-            TRY(product_nt(be, batch, n_out, n_in, a_prev, n_in, W, n_in, z, n_out));
-        }
+        if (be->gemm == CLMLP_GEMM_OWN) /* W as stored, in dot-product form, with the epilogue: 4 × 4 per work-item */
+            return launch_product(be, be->k.gemm_nt, "gemm_nt", 4, 4, batch, n_out, n_in, a_prev, n_in, W, n_in, z,
+                                  n_out, 3, (karg[]){MEM(b), ARG(act), MEM(a)});
+        TRY(clmlp_cl_gemm(be, 0, 1, batch, n_out, n_in, a_prev, n_in, W, n_in, z, n_out));
         return launch(be, be->k.bias_act, "bias_act", 2, (size_t[]){n_out, batch}, 6,
                       (karg[]){ARG(ub), ARG(uo), MEM(b), ARG(act), MEM(z), MEM(a)});
     }
