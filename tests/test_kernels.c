@@ -225,6 +225,26 @@ static void test_weight_grad_sgd(void **state)
             pair_expect_equal(st, &b, with_momentum ? "b after SGD with momentum" : "b after SGD", sh);
             pair_expect_equal(st, &vW, with_momentum ? "velocity of W" : "velocity of W (untouched)", sh);
             pair_expect_equal(st, &vb, with_momentum ? "velocity of b" : "velocity of b (untouched)", sh);
+            /* The forward pass reads the W the step wrote, and an overwritten W after that
+             * (nothing of the step may be cached in between). */
+            for (int overwritten = 0; overwritten < 2; overwritten++) {
+                if (overwritten) {
+                    double *w = test_alloc(nw);
+                    test_fill(&r, w, nw, -1, 1);
+                    TEST_OK(h->upload(st->host, W.host, 0, w, nw));
+                    TEST_OK(st->dev->ops->upload(st->dev, W.dev, 0, w, nw));
+                    free(w);
+                }
+                pair z = pair_new(st, sh->batch * sh->n_out, NULL), act = pair_new(st, sh->batch * sh->n_out, NULL);
+                TEST_OK(h->forward_layer(st->host, sh->batch, sh->n_in, sh->n_out, a.host, W.host, b.host, 1, z.host,
+                                         act.host));
+                TEST_OK(st->dev->ops->forward_layer(st->dev, sh->batch, sh->n_in, sh->n_out, a.dev, W.dev, b.dev, 1,
+                                                    z.dev, act.dev));
+                pair_expect_equal(st, &z, overwritten ? "forward z, W overwritten" : "forward z after the step", sh);
+                pair_expect_equal(st, &act, overwritten ? "forward a, W overwritten" : "forward a after the step", sh);
+                pair_free(st, &z);
+                pair_free(st, &act);
+            }
             pair *all[] = {&delta, &a, &W, &vW, &b, &vb, &dW, &db};
             for (size_t i = 0; i < 8; i++)
                 pair_free(st, all[i]);
