@@ -170,6 +170,20 @@ static void op_weight_grad(clmlp_be *be, clmlp_buf **b, size_t m, size_t n, size
     CHECK(be->ops->weight_grad(be, k, n, m, b[0], b[1], b[2], b[3]));
 }
 
+static void op_weight_grad_sgd(clmlp_be *be, clmlp_buf **b, size_t m, size_t n, size_t k)
+{
+    /* as op_weight_grad, with the SGD step of W (m × n) and b (m) in the training step's
+     * fused form where the backend has one (momentum 0, as the recipe: no velocity) */
+    clmlp_sgd sgd = {.lr = 1e-6, .grad_scale = 1.0 / (double)k, .momentum = 0, .weight_decay = 0};
+    if (be->ops->weight_grad_sgd) {
+        CHECK(be->ops->weight_grad_sgd(be, k, n, m, b[0], b[1], &sgd, b[2], b[3], b[4], b[5], b[6], b[7]));
+        return;
+    }
+    CHECK(be->ops->weight_grad(be, k, n, m, b[0], b[1], b[2], b[3]));
+    CHECK(be->ops->sgd_momentum(be, m * n, sgd.lr, sgd.grad_scale, 0, 0, b[2], b[5], b[4]));
+    CHECK(be->ops->sgd_momentum(be, m, sgd.lr, sgd.grad_scale, 0, 0, b[3], b[7], b[6]));
+}
+
 static void op_backprop(clmlp_be *be, clmlp_buf **b, size_t m, size_t n, size_t k)
 {
     /* delta (m × n) = delta_next (m × k) · W_next (k × n) ⊙ sech²(z) */
@@ -183,10 +197,10 @@ static void op_sech2(clmlp_be *be, clmlp_buf **b, size_t m, size_t n, size_t k)
 }
 
 static void time_op(const options *o, clmlp_be *be, const char *backend, clmlp_dtype d, const char *what, op_fn fn,
-                    size_t m, size_t n, size_t k, size_t buf_sizes[5], double work, const char *unit)
+                    size_t m, size_t n, size_t k, size_t buf_sizes[8], double work, const char *unit)
 {
-    clmlp_buf *bufs[5] = {NULL};
-    for (int i = 0; i < 5; i++)
+    clmlp_buf *bufs[8] = {NULL};
+    for (int i = 0; i < 8; i++)
         if (buf_sizes[i])
             bufs[i] = random_buf(be, buf_sizes[i], (unsigned)i + 1);
     double probe;
@@ -210,7 +224,7 @@ static void time_op(const options *o, clmlp_be *be, const char *backend, clmlp_d
         values[r] = work / per_call * 1e-9;
     }
     report(o, "kernels", backend, dtype_label(d), what, values, o->runs, unit);
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < 8; i++)
         if (bufs[i])
             be->ops->release(be, bufs[i]);
 }
@@ -234,24 +248,30 @@ static void kernels(const options *o, clmlp_backend b, clmlp_dtype d, const char
         const char *what;
         op_fn fn;
         size_t m, n, k;
-    } shapes[] = {
+    } shapes[] = { /* every product of a 784-256-128-10 training step at batch 128 */
         {"forward 128x256 <- 784", op_forward, 128, 256, 784},
+        {"forward 128x128 <- 256", op_forward, 128, 128, 256},
         {"forward 128x10 <- 128", op_forward, 128, 10, 128},
         {"weight grad 256x784 (batch 128)", op_weight_grad, 256, 784, 128},
-        {"error prop 128x784 <- 256", op_backprop, 128, 784, 256},
+        {"weight grad+SGD 256x784 (batch 128)", op_weight_grad_sgd, 256, 784, 128},
+        {"weight grad+SGD 128x256 (batch 128)", op_weight_grad_sgd, 128, 256, 128},
+        {"weight grad+SGD 10x128 (batch 128)", op_weight_grad_sgd, 10, 128, 128},
+        {"error prop 128x256 <- 128", op_backprop, 128, 256, 128},
+        {"error prop 128x128 <- 10", op_backprop, 128, 128, 10},
     };
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
-        size_t m = shapes[s].m, n = shapes[s].n, k = shapes[s].k, sizes[5] = {0};
+        size_t m = shapes[s].m, n = shapes[s].n, k = shapes[s].k, sizes[8] = {0};
         if (shapes[s].fn == op_forward) { /* a_prev m×k, W n×k, b n, z, a m×n */
             sizes[0] = m * k, sizes[1] = n * k, sizes[2] = n, sizes[3] = m * n, sizes[4] = m * n;
-        } else if (shapes[s].fn == op_weight_grad) { /* delta k×m, a_prev k×n, dW m×n, db m */
-            sizes[0] = k * m, sizes[1] = k * n, sizes[2] = m * n, sizes[3] = m;
-        } else { /* delta_next m×k, W_next k×n, z m×n, delta m×n */
+        } else if (shapes[s].fn == op_backprop) { /* delta_next m×k, W_next k×n, z m×n, delta m×n */
             sizes[0] = m * k, sizes[1] = k * n, sizes[2] = m * n, sizes[3] = m * n;
+        } else { /* delta k×m, a_prev k×n, dW m×n, db m (and W, vW m×n, b, vb m for the step) */
+            sizes[0] = k * m, sizes[1] = k * n, sizes[2] = m * n, sizes[3] = m;
+            sizes[4] = sizes[5] = m * n, sizes[6] = sizes[7] = m;
         }
         time_op(o, be, backend, d, shapes[s].what, shapes[s].fn, m, n, k, sizes, 2.0 * (double)(m * n * k), "GFLOP/s");
     }
-    size_t sizes[5] = {128 * 256, 128 * 256, 128 * 256, 0, 0};
+    size_t sizes[8] = {128 * 256, 128 * 256, 128 * 256, 0, 0, 0, 0, 0};
     time_op(o, be, backend, d, "sech2 multiply 128x256", op_sech2, 128, 256, 0, sizes, 3.0 * 128 * 256 * real, "GB/s");
     be->ops->destroy(be);
 }

@@ -196,7 +196,8 @@ typedef struct clmlp_epoch_stats {
 /* One epoch of minibatch SGD over a shuffled `train`, entirely on the net's device:
  * gather, forward, backward and update per batch; the only reads are the loss and
  * correct-count scalars at each report and at the end. `epoch` (from 0) picks the
- * shuffle and the decayed learning rate; momentum buffers persist across epochs.
+ * shuffle and the decayed learning rate; momentum buffers persist across epochs (an
+ * epoch with momentum 0 keeps none and zeroes them, as torch's SGD has no buffer then).
  * CLMLP_ENUMERIC naming the epoch and step when the loss turns NaN or Inf. */
 CLMLP_API clmlp_status clmlp_train_epoch(clmlp_net *net, const clmlp_dataset *train,
                                          const clmlp_train_options *opt, size_t epoch, clmlp_epoch_stats *stats);

@@ -34,8 +34,10 @@ static void expected_rows(const clmlp_preprocess *pp, const uint8_t *images, con
             y[i * 3 + k] = labels[i] == k ? 1.0 : (pp->target == CLMLP_TARGET_ONEHOT_PM1 ? -1.0 : 0.0);
 }
 
-/* Full-batch epochs make the shuffle irrelevant: two epochs of SGD with momentum and
- * weight decay equal v = μv + g/N + λW, W −= lr·v computed by hand from clmlp_backward. */
+/* Full-batch epochs make the shuffle irrelevant: epochs of SGD with momentum and
+ * weight decay equal v = μv + g/N + λW, W −= lr·v computed by hand from clmlp_backward.
+ * The third epoch runs without momentum, which (as torch) keeps no velocity: the fourth
+ * starts again from v = 0. */
 static void optimizer_matches_hand_update(void **state)
 {
     enum { N = 12 };
@@ -62,7 +64,8 @@ static void optimizer_matches_hand_update(void **state)
         opt.lr_decay = 0.5;
         double vW1[6 * 20] = {0}, vb1[6] = {0}, vW2[3 * 6] = {0}, vb2[3] = {0};
         double *v[3][2] = {{NULL, NULL}, {vW1, vb1}, {vW2, vb2}};
-        for (size_t epoch = 0; epoch < 2; epoch++) {
+        for (size_t epoch = 0; epoch < 4; epoch++) {
+            opt.momentum = epoch == 2 ? 0 : 0.9;
             clmlp_epoch_stats st;
             double expected_loss;
             TEST_OK(clmlp_forward(ref, x, N, NULL));
@@ -79,8 +82,9 @@ static void optimizer_matches_hand_update(void **state)
                 for (size_t e = 0; e < n_w + sizes[l]; e++) {
                     double *p = e < n_w ? &W[e] : &b[e - n_w], g = e < n_w ? dW[e] : db[e - n_w];
                     double *vel = e < n_w ? &v[l][0][e] : &v[l][1][e - n_w];
-                    *vel = opt.momentum * *vel + g / N + opt.weight_decay * *p;
-                    *p -= lr * *vel;
+                    double step = opt.momentum * *vel + g / N + opt.weight_decay * *p;
+                    *vel = opt.momentum == 0 ? 0 : step;
+                    *p -= lr * step;
                 }
                 TEST_OK(clmlp_set_layer(ref, l, W, b));
                 TEST_OK(clmlp_get_layer(net, l, W_dev, b_dev));
