@@ -1,7 +1,7 @@
 /* Minibatch SGD over a device-resident dataset: per step, gather the shuffled batch,
  * forward, output delta, counters, backward with each layer updated as soon as its
- * weights are no longer needed (in the gradient's own kernel where the backend can). Nothing is read back inside an epoch except the two
- * counters at each report. */
+ * weights are no longer needed (in the gradient's own kernel where the backend can).
+ * Nothing is read back inside an epoch except the two counters at each report. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>

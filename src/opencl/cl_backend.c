@@ -447,8 +447,13 @@ static clmlp_status cl_weight_grad_sgd(clmlp_be *base, size_t batch, size_t n_in
         return cl_sgd_momentum(base, n_out, sgd->lr, sgd->grad_scale, sgd->momentum, sgd->weight_decay, db, vb, b);
     }
     real_arg lr, scale, momentum, decay;
-    karg epilogue[] = {MEM(vW), MEM(b), MEM(vb), real_karg(base, &lr, sgd->lr), real_karg(base, &scale, sgd->grad_scale),
-                       real_karg(base, &momentum, sgd->momentum), real_karg(base, &decay, sgd->weight_decay)};
+    karg epilogue[] = {MEM(vW),
+                       MEM(b),
+                       MEM(vb),
+                       real_karg(base, &lr, sgd->lr),
+                       real_karg(base, &scale, sgd->grad_scale),
+                       real_karg(base, &momentum, sgd->momentum),
+                       real_karg(base, &decay, sgd->weight_decay)};
     return launch_product(be, be->k.gemm_tn_sgd, "gemm_tn_sgd", 8, tile_cols(be), n_out, n_in, batch, delta, n_out,
                           a_prev, n_in, W, n_in, sizeof epilogue / sizeof epilogue[0], epilogue);
 }
