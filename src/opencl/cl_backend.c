@@ -82,10 +82,12 @@ static int tiled(const clmlp_cl_be *be, size_t batch)
 enum { MAX_EPILOGUE_ARGS = 8 };
 
 /* Launches one of gemm.cl's products, C (m × n) from A, B with row strides lda, ldb, ldc,
- * over tiles of tile_rows × tile_cols outputs (one work-item each, local size 1), with
- * the kernel's epilogue arguments after C's. */
-static clmlp_status launch_product(clmlp_cl_be *be, cl_kernel kernel, const char *name, size_t tile_rows,
-                                   size_t tile_cols, size_t m, size_t n, size_t k, const clmlp_buf *A, size_t lda,
+ * over tiles of tile_rows × tile_cols outputs (one work-item each, local size 1; the
+ * tiles' columns in dimension 0, or their rows when rows_first), with the kernel's
+ * epilogue arguments after C's. */
+static clmlp_status launch_product(clmlp_cl_be *be, cl_kernel kernel, const char *name, int rows_first,
+                                   size_t tile_rows, size_t tile_cols, size_t m, size_t n, size_t k,
+                                   const clmlp_buf *A, size_t lda,
                                    const clmlp_buf *B, size_t ldb, clmlp_buf *C, size_t ldc, size_t n_epilogue,
                                    const karg *epilogue)
 {
@@ -99,8 +101,9 @@ static clmlp_status launch_product(clmlp_cl_be *be, cl_kernel kernel, const char
     karg args[9 + MAX_EPILOGUE_ARGS] = {ARG(um), ARG(un), ARG(uk), MEM(A), ARG(ua), MEM(B), ARG(ub), MEM(C), ARG(uc)};
     for (size_t i = 0; i < n_epilogue && i < MAX_EPILOGUE_ARGS; i++)
         args[9 + i] = epilogue[i];
-    return launch_local(be, kernel, name, 2, (size_t[]){(n + tile_cols - 1) / tile_cols, (m + tile_rows - 1) / tile_rows},
-                        (size_t[]){1, 1}, 9 + n_epilogue, args);
+    size_t row_tiles = (m + tile_rows - 1) / tile_rows, col_tiles = (n + tile_cols - 1) / tile_cols;
+    size_t global[2] = {rows_first ? row_tiles : col_tiles, rows_first ? col_tiles : row_tiles};
+    return launch_local(be, kernel, name, 2, global, (size_t[]){1, 1}, 9 + n_epilogue, args);
 }
 
 /* gemm.cl's TILE_COLS: the columns of a gemm_nn / gemm_tn tile (of 8 rows). */
@@ -117,8 +120,8 @@ static clmlp_status product(clmlp_cl_be *be, int trans_a, size_t m, size_t n, si
     if (be->gemm == CLMLP_GEMM_CLBLAST)
         return clmlp_cl_gemm(be, trans_a, 0, m, n, k, A, lda, B, ldb, C, ldc);
     if (trans_a)
-        return launch_product(be, be->k.gemm_tn, "gemm_tn", 8, tile_cols(be), m, n, k, A, lda, B, ldb, C, ldc, 0, NULL);
-    return launch_product(be, be->k.gemm_nn, "gemm_nn", 8, tile_cols(be), m, n, k, A, lda, B, ldb, C, ldc, 1,
+        return launch_product(be, be->k.gemm_tn, "gemm_tn", 0, 8, tile_cols(be), m, n, k, A, lda, B, ldb, C, ldc, 0, NULL);
+    return launch_product(be, be->k.gemm_nn, "gemm_nn", 0, 8, tile_cols(be), m, n, k, A, lda, B, ldb, C, ldc, 1,
                           &no_buffer);
 }
 
@@ -312,7 +315,7 @@ static clmlp_status cl_forward_layer(clmlp_be *base, size_t batch, size_t n_in, 
     TRY(as_uint(batch * n_out, "batch × layer size", &ucount));
     if (tiled(be, batch)) {
         if (be->gemm == CLMLP_GEMM_OWN) /* W as stored, in dot-product form, with the epilogue: 4 × 4 per work-item */
-            return launch_product(be, be->k.gemm_nt, "gemm_nt", 4, 4, batch, n_out, n_in, a_prev, n_in, W, n_in, z,
+            return launch_product(be, be->k.gemm_nt, "gemm_nt", 1, 4, 4, batch, n_out, n_in, a_prev, n_in, W, n_in, z,
                                   n_out, 3, (karg[]){MEM(b), ARG(act), MEM(a)});
         TRY(clmlp_cl_gemm(be, 0, 1, batch, n_out, n_in, a_prev, n_in, W, n_in, z, n_out));
         return launch(be, be->k.bias_act, "bias_act", 2, (size_t[]){n_out, batch}, 6,
@@ -358,7 +361,7 @@ static clmlp_status cl_backprop_delta(clmlp_be *base, size_t batch, size_t n, si
     TRY(as_uint(n_next, "next layer size", &unext));
     TRY(as_uint(batch * n, "batch × layer size", &ucount));
     if (tiled(be, batch) && be->gemm == CLMLP_GEMM_OWN) /* sech² in the product's epilogue */
-        return launch_product(be, be->k.gemm_nn, "gemm_nn", 8, tile_cols(be), batch, n, n_next, delta_next, n_next,
+        return launch_product(be, be->k.gemm_nn, "gemm_nn", 0, 8, tile_cols(be), batch, n, n_next, delta_next, n_next,
                               W_next, n, delta, n, 1, (karg[]){MEM(z)});
     if (tiled(be, batch)) {
         TRY(product(be, 0, batch, n, n_next, delta_next, n_next, W_next, n, delta, n));
@@ -454,7 +457,7 @@ static clmlp_status cl_weight_grad_sgd(clmlp_be *base, size_t batch, size_t n_in
                        real_karg(base, &scale, sgd->grad_scale),
                        real_karg(base, &momentum, sgd->momentum),
                        real_karg(base, &decay, sgd->weight_decay)};
-    return launch_product(be, be->k.gemm_tn_sgd, "gemm_tn_sgd", 8, tile_cols(be), n_out, n_in, batch, delta, n_out,
+    return launch_product(be, be->k.gemm_tn_sgd, "gemm_tn_sgd", 0, 8, tile_cols(be), n_out, n_in, batch, delta, n_out,
                           a_prev, n_in, W, n_in, sizeof epilogue / sizeof epilogue[0], epilogue);
 }
 
