@@ -31,6 +31,11 @@ struct clmlp_ibuf {
     uint32_t *data;
 };
 
+struct clmlp_bbuf {
+    size_t n;
+    uint8_t *data;
+};
+
 static int is_f32(const clmlp_be *be) { return be->dtype == CLMLP_F32; }
 
 #define F32(buf) ((float *)(buf)->data)
@@ -123,6 +128,39 @@ static clmlp_status host_upload_indices(clmlp_be *be, clmlp_ibuf *dst, const uin
     return CLMLP_OK;
 }
 
+static clmlp_status host_alloc_bytes(clmlp_be *be, size_t n, clmlp_bbuf **out)
+{
+    (void)be;
+    clmlp_bbuf *buf = malloc(sizeof *buf);
+    uint8_t *data = malloc(n ? n : 1);
+    if (!buf || !data) {
+        free(buf);
+        free(data);
+        return clmlp_fail(CLMLP_ENOMEM, "cannot allocate %zu bytes", n);
+    }
+    *buf = (clmlp_bbuf){.n = n, .data = data};
+    *out = buf;
+    return CLMLP_OK;
+}
+
+static void host_release_bytes(clmlp_be *be, clmlp_bbuf *buf)
+{
+    (void)be;
+    if (buf) {
+        free(buf->data);
+        free(buf);
+    }
+}
+
+static clmlp_status host_upload_bytes(clmlp_be *be, clmlp_bbuf *dst, size_t offset, const uint8_t *src, size_t n)
+{
+    (void)be;
+    if (offset > dst->n || n > dst->n - offset)
+        return clmlp_fail(CLMLP_EINVAL, "upload of %zu bytes at %zu into a buffer of %zu", n, offset, dst->n);
+    memcpy(dst->data + offset, src, n);
+    return CLMLP_OK;
+}
+
 static clmlp_status host_download(clmlp_be *be, const clmlp_buf *src, double *dst, size_t n)
 {
     if (n > src->n)
@@ -203,6 +241,16 @@ static clmlp_status host_sgd_update(clmlp_be *be, size_t count, double lr, const
     return CLMLP_OK;
 }
 
+static clmlp_status host_gather_pixels(clmlp_be *be, const clmlp_bbuf *src, size_t cols, const clmlp_ibuf *idx,
+                                       size_t first, size_t rows, double scale, double shift, clmlp_buf *dst)
+{
+    if (is_f32(be))
+        gather_pixels_f32(src->data, cols, idx->data + first, rows, (float)scale, (float)shift, F32(dst));
+    else
+        gather_pixels_f64(src->data, cols, idx->data + first, rows, scale, shift, F64(dst));
+    return CLMLP_OK;
+}
+
 static clmlp_status host_gather_rows(clmlp_be *be, const clmlp_buf *src, size_t cols, const clmlp_ibuf *idx,
                                      size_t first, size_t rows, clmlp_buf *dst)
 {
@@ -255,6 +303,9 @@ static const clmlp_backend_ops host_ops = {
     .alloc_indices = host_alloc_indices,
     .release_indices = host_release_indices,
     .upload_indices = host_upload_indices,
+    .alloc_bytes = host_alloc_bytes,
+    .release_bytes = host_release_bytes,
+    .upload_bytes = host_upload_bytes,
     .forward_layer = host_forward_layer,
     .output_delta = host_output_delta,
     .backprop_delta = host_backprop_delta,
@@ -262,6 +313,7 @@ static const clmlp_backend_ops host_ops = {
     .weight_grad = host_weight_grad,
     .sgd_update = host_sgd_update,
     .gather_rows = host_gather_rows,
+    .gather_pixels = host_gather_pixels,
     .sgd_momentum = host_sgd_momentum,
     .batch_stats = host_batch_stats,
     .confusion_update = host_confusion_update,

@@ -154,9 +154,10 @@ CLMLP_API void clmlp_preprocess_init(clmlp_preprocess *pp);
 typedef struct clmlp_dataset clmlp_dataset;
 
 /* Loads an IDX image file (count × rows × cols) and label file (count, values <
- * n_L) into a dataset on the net's device, uploaded once. pp is updated when it asks
- * for NORMALIZE_DATA (mean and std are filled in: pass the same pp, now GIVEN-like, for
- * the test set). Mismatched counts, sizes that do not match n_0 or n_L, or a crop
+ * n_L) into a dataset on the net's device, uploaded once (the cropped pixels as bytes;
+ * the preprocessing, an affine function of a pixel, is applied as batches are gathered).
+ * pp is updated when it asks for NORMALIZE_DATA (mean and std are filled in: pass the
+ * same pp, now GIVEN-like, for the test set). Mismatched counts, sizes that do not match n_0 or n_L, or a crop
  * larger than the image are CLMLP_EINVAL naming both numbers. The dataset belongs to
  * the net: destroy it before the net. */
 CLMLP_API clmlp_status clmlp_dataset_load(clmlp_net *net, const char *images_path, const char *labels_path,

@@ -57,11 +57,13 @@ DEFINE_TANH_EXP(real4, tanh_exp4)
 typedef double8 realv;
 #define VLOADV vload8
 #define VSTOREV vstore8
+#define CONVERT_REALV convert_double8
 #else
 #define VW 16
 typedef float16 realv;
 #define VLOADV vload16
 #define VSTOREV vstore16
+#define CONVERT_REALV convert_float16
 #endif
 
 /* sech2 on a vector (the same formula). */

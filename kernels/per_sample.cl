@@ -4,7 +4,8 @@
  * than a small net's arithmetic, so the whole loop stays on the device. One work-item:
  * the steps are sequential by nature. Per step: forward, output delta, counters, and
  * for l = L..1 the delta of layer l-1 (from the old W[l]) then the update of W[l], b[l].
- * `work` holds z, a and delta of every layer (3 * sum of n_l for l >= 1).
+ * `work` holds the sample's inputs (n_0, from its pixels: fma(p, x_scale, x_shift)),
+ * then z, a and delta of every layer (n_0 + 3 * sum of n_l for l >= 1).
  */
 
 #define LAYER(l, x1, x2, x3, x4) ((l) == 1 ? (x1) : (l) == 2 ? (x2) : (l) == 3 ? (x3) : (x4))
@@ -64,7 +65,8 @@ inline void sgd_row(real lr, real momentum, real weight_decay, real d, __global 
 
 __kernel void train_per_sample(uint L, uint n0, uint n1, uint n2, uint n3, uint n4, uint softmax_ce, real lr,
                                real momentum, real weight_decay, uint first, uint count,
-                               __global const real *X, __global const real *Y, __global const uint *order,
+                               __global const uchar *X, real x_scale, real x_shift, __global const real *Y,
+                               __global const uint *order,
                                __global real *work, __global real *stats,
                                __global real *W1, __global real *b1, __global real *vW1, __global real *vb1,
                                __global real *W2, __global real *b2, __global real *vW2, __global real *vb2,
@@ -74,14 +76,17 @@ __kernel void train_per_sample(uint L, uint n0, uint n1, uint n2, uint n3, uint 
     if (get_global_id(0) != 0)
         return;
     uint n[5] = {n0, n1, n2, n3, n4};
-    /* work: z[l], a[l], delta[l] for l = 1..L, one after another */
-    size_t offset[5] = {0, 0, 0, 0, 0};
+    /* work: x, then z[l], a[l], delta[l] for l = 1..L, one after another */
+    size_t offset[5] = {0, n0, 0, 0, 0};
     for (uint l = 2; l <= L; l++)
         offset[l] = offset[l - 1] + 3 * (size_t)n[l - 1];
+    __global real *x = work;
     real loss_sum = 0, correct = 0;
     for (uint s = 0; s < count; s++) {
         uint sample = order[first + s];
-        __global const real *x = X + (size_t)sample * n0, *y = Y + (size_t)sample * n[L];
+        __global const real *y = Y + (size_t)sample * n[L];
+        for (uint k = 0; k < n0; k++)
+            x[k] = fma((real)X[(size_t)sample * n0 + k], x_scale, x_shift);
 
         /* forward */
         for (uint l = 1; l <= L; l++) {

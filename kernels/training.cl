@@ -29,6 +29,24 @@ __kernel void gather_rows(uint cols, uint first, uint rows, __global const real 
         to[c] = from[c];
 }
 
+/* dst row r = fma(pixel, scale, shift) over src row idx[first + r] (bytes): a batch's
+ * inputs from a dataset's pixels, one row per work-item in explicit vectors. Global
+ * size rows. */
+__kernel void gather_pixels(uint cols, uint first, uint rows, __global const uchar *src,
+                            __global const uint *idx, real scale, real shift, __global real *dst)
+{
+    size_t r = get_global_id(0);
+    if (r >= rows)
+        return;
+    __global const uchar *from = src + (size_t)idx[first + r] * cols;
+    __global real *to = dst + r * cols;
+    uint c = 0;
+    for (; c + VW <= cols; c += VW)
+        VSTOREV(fma(CONVERT_REALV(VLOADV(0, from + c)), (realv)scale, (realv)shift), 0, to + c);
+    for (; c < cols; c++)
+        to[c] = fma((real)from[c], scale, shift);
+}
+
 /* torch's SGD: g = grad_scale*grad + weight_decay*param; v = momentum*v + g;
  * param -= lr*v; without momentum, param -= lr*g and no velocity (torch keeps none).
  * Global size count. */

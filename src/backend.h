@@ -16,6 +16,7 @@
 
 typedef struct clmlp_buf clmlp_buf; /* defined by each backend */
 typedef struct clmlp_ibuf clmlp_ibuf; /* an array of uint32 indices, likewise */
+typedef struct clmlp_bbuf clmlp_bbuf; /* an array of bytes (a dataset's pixels), likewise */
 typedef struct clmlp_be clmlp_be;
 
 /* What the fused per-sample operation needs of a net of at most CLMLP_FUSED_MAX_LAYERS
@@ -49,6 +50,11 @@ typedef struct clmlp_backend_ops {
     clmlp_status (*alloc_indices)(clmlp_be *be, size_t n, clmlp_ibuf **out);
     void (*release_indices)(clmlp_be *be, clmlp_ibuf *buf); /* NULL is a no-op */
     clmlp_status (*upload_indices)(clmlp_be *be, clmlp_ibuf *dst, const uint32_t *src, size_t n);
+
+    clmlp_status (*alloc_bytes)(clmlp_be *be, size_t n, clmlp_bbuf **out);
+    void (*release_bytes)(clmlp_be *be, clmlp_bbuf *buf); /* NULL is a no-op */
+    /* n bytes from byte `offset` on. */
+    clmlp_status (*upload_bytes)(clmlp_be *be, clmlp_bbuf *dst, size_t offset, const uint8_t *src, size_t n);
 
     /* z = a_prev·W^T + b, a = tanh(z) (a = z when !apply_tanh): the forward pass of one
      * layer; a_prev batch × n_in, W n_out × n_in, b n_out, z and a batch × n_out. */
@@ -89,6 +95,11 @@ typedef struct clmlp_backend_ops {
     /* dst row r = src row idx[first + r] for r < rows; rows are `cols` wide. */
     clmlp_status (*gather_rows)(clmlp_be *be, const clmlp_buf *src, size_t cols, const clmlp_ibuf *idx,
                                 size_t first, size_t rows, clmlp_buf *dst);
+    /* The same from rows of `cols` pixels, each becoming the real fma(p, scale, shift)
+     * (scale and shift in the backend's precision): a batch's inputs, preprocessed as
+     * they are gathered from a dataset that keeps 1 byte per input. */
+    clmlp_status (*gather_pixels)(clmlp_be *be, const clmlp_bbuf *src, size_t cols, const clmlp_ibuf *idx,
+                                  size_t first, size_t rows, double scale, double shift, clmlp_buf *dst);
     /* torch's SGD with momentum and weight decay on count elements:
      *   g = grad_scale·grad + weight_decay·param;  v = momentum·v + g;  param −= lr·v
      * and with momentum 0, param −= lr·g with the velocity neither read nor written. */
@@ -105,11 +116,12 @@ typedef struct clmlp_backend_ops {
                                      const clmlp_buf *y, clmlp_buf *confusion);
     /* Optional (NULL where a step's operations are cheap to call one by one): `count`
      * per-sample SGD steps (batch 1) over samples order[first…] in one call, with the
-     * same arithmetic as the operations above, adding to stats like batch_stats (step
-     * first + s + 1 for sample s). */
-    clmlp_status (*train_per_sample)(clmlp_be *be, const clmlp_fused_net *net, const clmlp_buf *x,
-                                     const clmlp_buf *y, const clmlp_ibuf *order, size_t first, size_t count,
-                                     double lr, double momentum, double weight_decay, clmlp_buf *stats);
+     * same arithmetic as the operations above (inputs from pixels as gather_pixels),
+     * adding to stats like batch_stats (step first + s + 1 for sample s). */
+    clmlp_status (*train_per_sample)(clmlp_be *be, const clmlp_fused_net *net, const clmlp_bbuf *pixels,
+                                     double scale, double shift, const clmlp_buf *y, const clmlp_ibuf *order,
+                                     size_t first, size_t count, double lr, double momentum, double weight_decay,
+                                     clmlp_buf *stats);
 } clmlp_backend_ops;
 
 struct clmlp_be {

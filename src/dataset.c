@@ -1,5 +1,6 @@
-/* Datasets: IDX images and labels, preprocessed on the host in chunks and uploaded
- * once into buffers on the net's backend. */
+/* Datasets: IDX images and labels, uploaded once into buffers on the net's backend:
+ * the cropped pixels as bytes (the inputs are an affine function of them, applied as a
+ * batch is gathered: 4–8 times less memory and traffic than reals) and the targets. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,26 +17,26 @@ enum { CHUNK = 1024 }; /* images converted per upload */
 static clmlp_status fit_normalization(clmlp_preprocess *pp, const uint8_t *images, size_t count, size_t rows,
                                       size_t cols, size_t n_in)
 {
-    clmlp_preprocess raw = *pp;
-    raw.normalize = CLMLP_NORMALIZE_NONE;
-    double *x = malloc(n_in * sizeof *x);
-    if (!x)
+    double scale = pp->scale_255 ? 1.0 / 255.0 : 1.0;
+    uint8_t *p = malloc(n_in);
+    if (!p)
         return clmlp_fail(CLMLP_ENOMEM, "cannot allocate %zu inputs", n_in);
     /* two passes: the mean, then the squared deviations */
-    double sum = 0, sum_sq = 0, total = (double)count * (double)n_in, lo = INFINITY, hi = -INFINITY;
+    double sum = 0, sum_sq = 0, total = (double)count * (double)n_in;
+    uint8_t lo = 255, hi = 0;
     for (int pass = 0; pass < 2; pass++)
         for (size_t i = 0; i < count; i++) {
-            clmlp_preprocess_apply(&raw, images + i * rows * cols, 1, rows, cols, x);
+            clmlp_preprocess_crop(pp, images + i * rows * cols, 1, rows, cols, p);
             for (size_t k = 0; k < n_in; k++)
                 if (pass == 0) {
-                    sum += x[k];
-                    lo = fmin(lo, x[k]);
-                    hi = fmax(hi, x[k]);
+                    sum += p[k] * scale;
+                    lo = p[k] < lo ? p[k] : lo;
+                    hi = p[k] > hi ? p[k] : hi;
                 } else {
-                    sum_sq += (x[k] - sum / total) * (x[k] - sum / total);
+                    sum_sq += (p[k] * scale - sum / total) * (p[k] * scale - sum / total);
                 }
         }
-    free(x);
+    free(p);
     double mean = sum / total, var = sum_sq / total;
     if (lo == hi || !(var > 0))
         return clmlp_fail(CLMLP_EINVAL, "all %zu images are constant: cannot normalize by their std", count);
@@ -50,16 +51,16 @@ static clmlp_status upload_chunks(clmlp_dataset *d, const clmlp_preprocess *pp, 
 {
     const clmlp_backend_ops *ops = d->net->be->ops;
     double on = 1.0, off = pp->target == CLMLP_TARGET_ONEHOT_PM1 ? -1.0 : 0.0;
-    double *x = malloc(CHUNK * d->n_in * sizeof *x), *y = malloc(CHUNK * d->n_out * sizeof *y);
+    uint8_t *x = malloc(CHUNK * d->n_in);
+    double *y = malloc(CHUNK * d->n_out * sizeof *y);
     clmlp_status s = x && y ? CLMLP_OK : clmlp_fail(CLMLP_ENOMEM, "cannot allocate a staging chunk");
     for (size_t first = 0; s == CLMLP_OK && first < d->count; first += CHUNK) {
         size_t n = d->count - first < CHUNK ? d->count - first : CHUNK;
-        s = clmlp_preprocess_apply(pp, images + first * rows * cols, n, rows, cols, x);
+        clmlp_preprocess_crop(pp, images + first * rows * cols, n, rows, cols, x);
         for (size_t i = 0; i < n; i++)
             for (size_t k = 0; k < d->n_out; k++)
                 y[i * d->n_out + k] = labels[first + i] == k ? on : off;
-        if (s == CLMLP_OK)
-            s = ops->upload(d->net->be, d->x, first * d->n_in, x, n * d->n_in);
+        s = ops->upload_bytes(d->net->be, d->pixels, first * d->n_in, x, n * d->n_in);
         if (s == CLMLP_OK)
             s = ops->upload(d->net->be, d->y, first * d->n_out, y, n * d->n_out);
     }
@@ -111,7 +112,8 @@ clmlp_status clmlp_dataset_create(clmlp_net *net, const uint8_t *images, const u
         return clmlp_fail(CLMLP_ENOMEM, "cannot allocate a dataset");
     *d = (clmlp_dataset){.net = net, .count = count, .n_in = n_in, .n_out = n_out};
     const clmlp_backend_ops *ops = net->be->ops;
-    clmlp_status s = ops->alloc(net->be, count * n_in, &d->x);
+    clmlp_preprocess_affine(&fitted, &d->x_scale, &d->x_shift);
+    clmlp_status s = ops->alloc_bytes(net->be, count * n_in, &d->pixels);
     if (s == CLMLP_OK)
         s = ops->alloc(net->be, count * n_out, &d->y);
     if (s == CLMLP_OK)
@@ -156,7 +158,7 @@ void clmlp_dataset_destroy(clmlp_dataset *d)
     if (!d)
         return;
     const clmlp_backend_ops *ops = d->net->be->ops;
-    ops->release(d->net->be, d->x);
+    ops->release_bytes(d->net->be, d->pixels);
     ops->release(d->net->be, d->y);
     ops->release_indices(d->net->be, d->identity);
     free(d);

@@ -28,7 +28,8 @@ clmlp_status clmlp_evaluate(clmlp_net *net, const clmlp_dataset *data, clmlp_eva
     size_t done = 0, since_flush = 0;
     while (s == CLMLP_OK && done < data->count) {
         size_t rows = data->count - done < batch ? data->count - done : batch;
-        s = ops->gather_rows(net->be, data->x, data->n_in, data->identity, done, rows, net->layers[0].a);
+        s = ops->gather_pixels(net->be, data->pixels, data->n_in, data->identity, done, rows, data->x_scale,
+                               data->x_shift, net->layers[0].a);
         if (s == CLMLP_OK)
             s = ops->gather_rows(net->be, data->y, data->n_out, data->identity, done, rows, net->y);
         if (s == CLMLP_OK)

@@ -35,7 +35,9 @@ struct clmlp_net {
 struct clmlp_dataset {
     clmlp_net *net;
     size_t count, n_in, n_out;
-    clmlp_buf *x, *y;
+    clmlp_bbuf *pixels;       /* count × n_in cropped pixels: 1 byte per input on the device */
+    double x_scale, x_shift;  /* input = fma(pixel, x_scale, x_shift) */
+    clmlp_buf *y;             /* count × n_out targets */
     clmlp_ibuf *identity; /* 0, 1, …, count − 1: the order of an evaluation */
 };
 

@@ -1,6 +1,7 @@
 /* Turning raw images into inputs: center crop, pixels/255, standardization. Shared by
  * datasets, predictions and the command's `predict`. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "checked.h"
@@ -39,6 +40,23 @@ clmlp_status clmlp_preprocess_check(const clmlp_preprocess *pp, size_t rows, siz
     return CLMLP_OK;
 }
 
+void clmlp_preprocess_affine(const clmlp_preprocess *pp, double *scale, double *shift)
+{
+    double inv_std = pp->normalize == CLMLP_NORMALIZE_NONE ? 1.0 : 1.0 / pp->std;
+    *scale = (pp->scale_255 ? 1.0 / 255.0 : 1.0) * inv_std;
+    *shift = pp->normalize == CLMLP_NORMALIZE_NONE ? 0.0 : -pp->mean * inv_std;
+}
+
+void clmlp_preprocess_crop(const clmlp_preprocess *pp, const uint8_t *images, size_t count, size_t rows, size_t cols,
+                           uint8_t *out)
+{
+    size_t side_r = pp->crop ? pp->crop : rows, side_c = pp->crop ? pp->crop : cols;
+    size_t top = (rows - side_r) / 2, left = (cols - side_c) / 2;
+    for (size_t i = 0; i < count; i++)
+        for (size_t r = 0; r < side_r; r++)
+            memcpy(out + (i * side_r + r) * side_c, images + (i * rows + top + r) * cols + left, side_c);
+}
+
 clmlp_status clmlp_preprocess_apply(const clmlp_preprocess *pp, const uint8_t *images, size_t count, size_t rows,
                                     size_t cols, double *x)
 {
@@ -51,17 +69,16 @@ clmlp_status clmlp_preprocess_apply(const clmlp_preprocess *pp, const uint8_t *i
     size_t pixels, total;
     if (!clmlp_mul_ok(rows, cols, &pixels) || !clmlp_mul_ok(count, pixels, &total))
         return clmlp_fail(CLMLP_EINVAL, "clmlp_preprocess_apply: %zu images of %zu × %zu overflow", count, rows, cols);
-    size_t side_r = pp->crop ? pp->crop : rows, side_c = pp->crop ? pp->crop : cols;
-    size_t top = (rows - side_r) / 2, left = (cols - side_c) / 2;
-    double scale = pp->scale_255 ? 1.0 / 255.0 : 1.0;
-    double mean = pp->normalize == CLMLP_NORMALIZE_NONE ? 0.0 : pp->mean;
-    double inv_std = pp->normalize == CLMLP_NORMALIZE_NONE ? 1.0 : 1.0 / pp->std;
-    for (size_t i = 0; i < count; i++) {
-        const uint8_t *img = images + i * pixels;
-        double *out = x + i * n;
-        for (size_t r = 0; r < side_r; r++)
-            for (size_t c = 0; c < side_c; c++)
-                out[r * side_c + c] = (img[(top + r) * cols + left + c] * scale - mean) * inv_std;
+    double scale, shift;
+    clmlp_preprocess_affine(pp, &scale, &shift);
+    uint8_t *cropped = malloc(n);
+    if (!cropped)
+        return clmlp_fail(CLMLP_ENOMEM, "clmlp_preprocess_apply: cannot allocate %zu bytes", n);
+    for (size_t i = 0; i < count; i++) { /* an image at a time: the caller's x may be all the memory there is */
+        clmlp_preprocess_crop(pp, images + i * pixels, 1, rows, cols, cropped);
+        for (size_t k = 0; k < n; k++)
+            x[i * n + k] = fma(cropped[k], scale, shift);
     }
+    free(cropped);
     return CLMLP_OK;
 }

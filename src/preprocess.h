@@ -7,4 +7,10 @@
 /* Validates pp against rows × cols images; *n_inputs = inputs per image. */
 clmlp_status clmlp_preprocess_check(const clmlp_preprocess *pp, size_t rows, size_t cols, size_t *n_inputs);
 
+/* An input is an affine function of its (cropped) pixel p: x = fma(p, scale, shift). */
+void clmlp_preprocess_affine(const clmlp_preprocess *pp, double *scale, double *shift);
+/* The centered crop of count images (pp checked) into out, count × n_inputs pixels. */
+void clmlp_preprocess_crop(const clmlp_preprocess *pp, const uint8_t *images, size_t count, size_t rows, size_t cols,
+                           uint8_t *out);
+
 #endif

@@ -130,13 +130,14 @@ clmlp_status clmlp_train_epoch(clmlp_net *net, const clmlp_dataset *train, const
             size_t steps = train->count - done;
             steps = steps < until_report ? steps : until_report;
             steps = steps < FLUSH_SAMPLES - since_flush ? steps : FLUSH_SAMPLES - since_flush;
-            TRY(ops->train_per_sample(net->be, &fused, train->x, train->y, net->order, done, steps, sgd.lr,
-                                      opt->momentum, opt->weight_decay, net->stats));
+            TRY(ops->train_per_sample(net->be, &fused, train->pixels, train->x_scale, train->x_shift, train->y,
+                                      net->order, done, steps, sgd.lr, opt->momentum, opt->weight_decay, net->stats));
             rows = steps;
             step += steps - 1;
         } else {
             sgd.grad_scale = 1.0 / (double)rows; /* the loss is averaged over the batch */
-            TRY(ops->gather_rows(net->be, train->x, train->n_in, net->order, done, rows, net->layers[0].a));
+            TRY(ops->gather_pixels(net->be, train->pixels, train->n_in, net->order, done, rows, train->x_scale,
+                                   train->x_shift, net->layers[0].a));
             TRY(ops->gather_rows(net->be, train->y, train->n_out, net->order, done, rows, net->y));
             TRY(clmlp_net_forward_pass(net, rows));
             TRY(clmlp_net_output_delta(net, rows));

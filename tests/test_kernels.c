@@ -251,6 +251,55 @@ static void test_weight_grad_sgd(void **state)
         }
 }
 
+/* A batch's inputs gathered from pixels by index (from an offset into the order, rows
+ * of 1 to 784 bytes) against fma(p, scale, shift) computed here, on both backends. */
+static void test_gather_pixels(void **state)
+{
+    suite *st = *state;
+    test_rng r = {7};
+    const size_t widths[] = {1, 3, 17, 33, 784}, count = 300, first = 37, rows = 129;
+    const double scale = 1.0 / 255 / 0.353, shift = -0.286 / 0.353;
+    for (size_t w = 0; w < sizeof widths / sizeof widths[0]; w++) {
+        size_t cols = widths[w];
+        uint8_t *pixels = malloc(count * cols);
+        uint32_t order[300];
+        assert_non_null(pixels);
+        for (size_t i = 0; i < count * cols; i++)
+            pixels[i] = (uint8_t)test_uniform(&r, 0, 256);
+        for (size_t i = 0; i < count; i++)
+            order[i] = (uint32_t)((i * 131 + 7) % count); /* a permutation */
+        clmlp_be *be[2] = {st->host, st->dev};
+        clmlp_bbuf *src[2];
+        clmlp_ibuf *idx[2];
+        pair x = pair_new(st, rows * cols, NULL);
+        for (int b = 0; b < 2; b++) {
+            TEST_OK(be[b]->ops->alloc_bytes(be[b], count * cols, &src[b]));
+            TEST_OK(be[b]->ops->upload_bytes(be[b], src[b], 0, pixels, count * cols));
+            TEST_OK(be[b]->ops->alloc_indices(be[b], count, &idx[b]));
+            TEST_OK(be[b]->ops->upload_indices(be[b], idx[b], order, count));
+            TEST_OK(be[b]->ops->gather_pixels(be[b], src[b], cols, idx[b], first, rows, scale, shift,
+                                              b ? x.dev : x.host));
+        }
+        shape sh = {rows, cols, cols};
+        pair_expect_equal(st, &x, "gathered pixels", &sh);
+        double *got = test_alloc(rows * cols);
+        TEST_OK(st->dev->ops->download(st->dev, x.dev, got, rows * cols));
+        for (size_t i = 0; i < rows; i++)
+            for (size_t c = 0; c < cols; c++) {
+                double want = fma(pixels[order[first + i] * cols + c], scale, shift);
+                if (!(fabs(got[i * cols + c] - want) <= tolerance(st) * 4))
+                    fail_msg("row %zu col %zu: %.17g, expected %.17g", i, c, got[i * cols + c], want);
+            }
+        for (int b = 0; b < 2; b++) {
+            be[b]->ops->release_bytes(be[b], src[b]);
+            be[b]->ops->release_indices(be[b], idx[b]);
+        }
+        pair_free(st, &x);
+        free(got);
+        free(pixels);
+    }
+}
+
 static void test_sgd_update(void **state)
 {
     suite *st = *state;
@@ -367,6 +416,7 @@ static void test_tanh_sweep(void **state)
         cmocka_unit_test_prestate_setup_teardown(test_backprop_delta, setup, teardown, &st),         \
         cmocka_unit_test_prestate_setup_teardown(test_weight_grad, setup, teardown, &st),            \
         cmocka_unit_test_prestate_setup_teardown(test_weight_grad_sgd, setup, teardown, &st),        \
+        cmocka_unit_test_prestate_setup_teardown(test_gather_pixels, setup, teardown, &st),          \
         cmocka_unit_test_prestate_setup_teardown(test_sgd_update, setup, teardown, &st),             \
         cmocka_unit_test_prestate_setup_teardown(test_extreme_z, setup, teardown, &st),              \
         cmocka_unit_test_prestate_setup_teardown(test_tanh_sweep, setup, teardown, &st)

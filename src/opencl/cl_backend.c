@@ -279,6 +279,44 @@ static clmlp_status cl_upload_indices(clmlp_be *base, clmlp_ibuf *dst, const uin
     return write_staged(BE(base), dst->mem, 0, staging, n * sizeof(cl_uint));
 }
 
+static clmlp_status cl_alloc_bytes(clmlp_be *base, size_t n, clmlp_bbuf **out)
+{
+    clmlp_bbuf *buf = malloc(sizeof *buf);
+    if (!buf)
+        return clmlp_fail(CLMLP_ENOMEM, "cannot allocate a buffer handle");
+    clmlp_status s = n > SIZE_MAX - CLMLP_PAD ? clmlp_fail(CLMLP_ENOMEM, "%zu bytes overflow size_t", n)
+                                              : create_mem(BE(base), n + CLMLP_PAD, CL_MEM_READ_ONLY, &buf->mem);
+    if (s != CLMLP_OK) {
+        free(buf);
+        return s;
+    }
+    buf->n = n;
+    *out = buf;
+    return CLMLP_OK;
+}
+
+static void cl_release_bytes(clmlp_be *base, clmlp_bbuf *buf)
+{
+    (void)base;
+    if (buf) {
+        clReleaseMemObject(buf->mem);
+        free(buf);
+    }
+}
+
+static clmlp_status cl_upload_bytes(clmlp_be *base, clmlp_bbuf *dst, size_t offset, const uint8_t *src, size_t n)
+{
+    if (offset > dst->n || n > dst->n - offset)
+        return clmlp_fail(CLMLP_EINVAL, "upload of %zu bytes at %zu into a buffer of %zu", n, offset, dst->n);
+    if (n == 0)
+        return CLMLP_OK;
+    void *staging = malloc(n);
+    if (!staging)
+        return clmlp_fail(CLMLP_ENOMEM, "cannot allocate %zu bytes to stage an upload", n);
+    memcpy(staging, src, n);
+    return write_staged(BE(base), dst->mem, offset, staging, n);
+}
+
 static clmlp_status cl_download(clmlp_be *base, const clmlp_buf *src, double *dst, size_t n)
 {
     clmlp_cl_be *be = BE(base);
@@ -424,6 +462,19 @@ static clmlp_status cl_gather_rows(clmlp_be *base, const clmlp_buf *src, size_t 
                   (karg[]){ARG(uc), ARG(uf), ARG(ur), MEM(src), MEM(idx), MEM(dst)});
 }
 
+static clmlp_status cl_gather_pixels(clmlp_be *base, const clmlp_bbuf *src, size_t cols, const clmlp_ibuf *idx,
+                                     size_t first, size_t rows, double scale, double shift, clmlp_buf *dst)
+{
+    cl_uint uc, uf, ur;
+    real_arg s, t;
+    TRY(as_uint(cols, "row length", &uc));
+    TRY(as_uint(first, "first index", &uf));
+    TRY(as_uint(rows, "rows", &ur));
+    return launch(BE(base), BE(base)->k.gather_pixels, "gather_pixels", 1, (size_t[]){rows}, 8,
+                  (karg[]){ARG(uc), ARG(uf), ARG(ur), MEM(src), MEM(idx), real_karg(base, &s, scale),
+                           real_karg(base, &t, shift), MEM(dst)});
+}
+
 static clmlp_status cl_sgd_momentum(clmlp_be *base, size_t count, double lr, double grad_scale, double momentum,
                                     double weight_decay, const clmlp_buf *grad, clmlp_buf *velocity,
                                     clmlp_buf *param)
@@ -481,9 +532,10 @@ static clmlp_status cl_confusion_update(clmlp_be *base, size_t batch, size_t n, 
                   (karg[]){ARG(ub), ARG(un), MEM(out), MEM(y), MEM(confusion)});
 }
 
-static clmlp_status cl_train_per_sample(clmlp_be *base, const clmlp_fused_net *net, const clmlp_buf *x,
-                                        const clmlp_buf *y, const clmlp_ibuf *order, size_t first, size_t count,
-                                        double lr, double momentum, double weight_decay, clmlp_buf *stats)
+static clmlp_status cl_train_per_sample(clmlp_be *base, const clmlp_fused_net *net, const clmlp_bbuf *pixels,
+                                        double scale, double shift, const clmlp_buf *y, const clmlp_ibuf *order,
+                                        size_t first, size_t count, double lr, double momentum, double weight_decay,
+                                        clmlp_buf *stats)
 {
     clmlp_cl_be *be = BE(base);
     if (net->L < 1 || net->L > CLMLP_FUSED_MAX_LAYERS)
@@ -493,24 +545,39 @@ static clmlp_status cl_train_per_sample(clmlp_be *base, const clmlp_fused_net *n
     size_t work = 0;
     for (size_t l = 0; l <= net->L; l++) {
         TRY(as_uint(net->n[l], "layer size", &u[l]));
-        work += l ? 3 * net->n[l] : 0;
+        work += l ? 3 * net->n[l] : net->n[0];
     }
     TRY(as_uint(first, "first sample", &ufirst));
     TRY(as_uint(count, "sample count", &ucount));
     TRY(reserve(be, &be->work, work));
-    real_arg r_lr, r_mom, r_wd;
-    karg args[33] = {ARG(uL),   ARG(u[0]), ARG(u[1]), ARG(u[2]), ARG(u[3]), ARG(u[4]), ARG(ce),
-                     real_karg(base, &r_lr, lr), real_karg(base, &r_mom, momentum),
-                     real_karg(base, &r_wd, weight_decay), ARG(ufirst), ARG(ucount), MEM(x), MEM(y), MEM(order),
-                     MEM(be->work), MEM(stats)};
+    real_arg r_lr, r_mom, r_wd, r_scale, r_shift;
+    karg args[35] = {ARG(uL),
+                     ARG(u[0]),
+                     ARG(u[1]),
+                     ARG(u[2]),
+                     ARG(u[3]),
+                     ARG(u[4]),
+                     ARG(ce),
+                     real_karg(base, &r_lr, lr),
+                     real_karg(base, &r_mom, momentum),
+                     real_karg(base, &r_wd, weight_decay),
+                     ARG(ufirst),
+                     ARG(ucount),
+                     MEM(pixels),
+                     real_karg(base, &r_scale, scale),
+                     real_karg(base, &r_shift, shift),
+                     MEM(y),
+                     MEM(order),
+                     MEM(be->work),
+                     MEM(stats)};
     for (size_t l = 1; l <= CLMLP_FUSED_MAX_LAYERS; l++) { /* unused layers repeat layer 1's buffers */
         size_t k = l <= net->L ? l : 1;
-        args[17 + 4 * (l - 1) + 0] = MEM(net->W[k]);
-        args[17 + 4 * (l - 1) + 1] = MEM(net->b[k]);
-        args[17 + 4 * (l - 1) + 2] = MEM(net->vW[k]);
-        args[17 + 4 * (l - 1) + 3] = MEM(net->vb[k]);
+        args[19 + 4 * (l - 1) + 0] = MEM(net->W[k]);
+        args[19 + 4 * (l - 1) + 1] = MEM(net->b[k]);
+        args[19 + 4 * (l - 1) + 2] = MEM(net->vW[k]);
+        args[19 + 4 * (l - 1) + 3] = MEM(net->vb[k]);
     }
-    return launch(be, be->k.train_per_sample, "train_per_sample", 1, (size_t[]){1}, 33, args);
+    return launch(be, be->k.train_per_sample, "train_per_sample", 1, (size_t[]){1}, 35, args);
 }
 
 /* ---- life cycle --------------------------------------------------------- */
@@ -546,6 +613,9 @@ static const clmlp_backend_ops cl_ops = {
     .alloc_indices = cl_alloc_indices,
     .release_indices = cl_release_indices,
     .upload_indices = cl_upload_indices,
+    .alloc_bytes = cl_alloc_bytes,
+    .release_bytes = cl_release_bytes,
+    .upload_bytes = cl_upload_bytes,
     .forward_layer = cl_forward_layer,
     .output_delta = cl_output_delta,
     .backprop_delta = cl_backprop_delta,
@@ -553,6 +623,7 @@ static const clmlp_backend_ops cl_ops = {
     .weight_grad = cl_weight_grad,
     .sgd_update = cl_sgd_update,
     .gather_rows = cl_gather_rows,
+    .gather_pixels = cl_gather_pixels,
     .sgd_momentum = cl_sgd_momentum,
     .weight_grad_sgd = cl_weight_grad_sgd,
     .batch_stats = cl_batch_stats,

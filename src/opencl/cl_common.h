@@ -21,7 +21,7 @@ enum { CLMLP_PAD = 32 };
 
 typedef struct clmlp_cl_kernels {
     cl_kernel forward_layer, bias_act, output_delta_mse, output_delta_ce, backprop_delta,
-        sech2_mul, weight_grad, bias_grad, sgd_update, fill, gather_rows, sgd_momentum, batch_stats,
+        sech2_mul, weight_grad, bias_grad, sgd_update, fill, gather_rows, gather_pixels, sgd_momentum, batch_stats,
         confusion_update, gemm_nn, gemm_tn, gemm_nt, gemm_tn_sgd, train_per_sample;
 } clmlp_cl_kernels;
 
@@ -44,6 +44,11 @@ struct clmlp_buf {
 };
 
 struct clmlp_ibuf {
+    cl_mem mem;
+    size_t n;
+};
+
+struct clmlp_bbuf {
     cl_mem mem;
     size_t n;
 };

@@ -78,6 +78,7 @@ clmlp_status clmlp_cl_build_kernels(clmlp_cl_be *be)
         {"weight_grad", &be->k.weight_grad},       {"bias_grad", &be->k.bias_grad},
         {"sgd_update", &be->k.sgd_update},         {"fill", &be->k.fill},
         {"gather_rows", &be->k.gather_rows},       {"sgd_momentum", &be->k.sgd_momentum},
+        {"gather_pixels", &be->k.gather_pixels},
         {"batch_stats", &be->k.batch_stats},       {"confusion_update", &be->k.confusion_update},
         {"gemm_nn", &be->k.gemm_nn},               {"gemm_tn", &be->k.gemm_tn},
         {"train_per_sample", &be->k.train_per_sample},
@@ -97,6 +98,7 @@ void clmlp_cl_release_kernels(clmlp_cl_be *be)
                         &be->k.output_delta_ce, &be->k.backprop_delta, &be->k.sech2_mul,
                         &be->k.weight_grad,     &be->k.bias_grad,      &be->k.sgd_update,
                         &be->k.fill,            &be->k.gather_rows,    &be->k.sgd_momentum,
+                        &be->k.gather_pixels,
                         &be->k.batch_stats,     &be->k.confusion_update, &be->k.gemm_nn,
                         &be->k.gemm_tn,         &be->k.train_per_sample,
                         &be->k.gemm_nt,         &be->k.gemm_tn_sgd};
