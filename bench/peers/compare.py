@@ -91,8 +91,7 @@ def main():
                 add(("per-sample " + shape + " b1", dtype, "torch(1 thread)"), row["samples_per_s"])
             for row in run_json([fann[dtype], shape.replace("-", ","), str(n), "24" if crop else "0"]):
                 add(("per-sample " + shape + " b1", dtype, "fann"), row["samples_per_s"])
-
-    for r in range(3):  # the machine's FLOP limit, measured in this same run
+        # the machine's FLOP limit, measured in every round
         for row in run_json(["/usr/bin/python3", os.path.join(HERE, "torch_mm.py"), "2"], env=peer_env(2)):
             add(("torch.mm 128x784x256 GFLOP/s", row["dtype"], "torch.mm"), row["gflops"])
 
@@ -102,23 +101,33 @@ def main():
     for k in keys:
         v = results[k]
         print("%-34s %-4s %-18s %12.0f %12.0f %12.0f" % (k[0], k[1], k[2], medians[k], min(v), max(v)))
-    print("\nratios of medians (clmlp / peer):")
+    # The machine is shared: its load drifts between rounds. A ratio within one round
+    # (clmlp and the peer ran back to back) cancels that drift; their median is printed
+    # beside the ratio of the medians.
+    print("\nratios clmlp / peer: of the medians, and the median of the %d per-round ratios [min-max]:" % a.rounds)
     for (name, dtype, who) in keys:
         if not who.startswith("clmlp"):
             continue
         for (n2, d2, peer) in keys:
             if n2 == name and d2 == dtype and not peer.startswith("clmlp"):
-                print("  %-34s %-4s %-14s / %-17s %6.2f" % (name, dtype, who, peer,
-                                                           medians[(name, dtype, who)] / medians[(n2, d2, peer)]))
+                ours, theirs = results[(name, dtype, who)], results[(n2, d2, peer)]
+                paired = [x / y for x, y in zip(ours, theirs)]
+                print("  %-34s %-4s %-14s / %-17s %6.2f  %6.2f [%.2f-%.2f]" % (
+                    name, dtype, who, peer, medians[(name, dtype, who)] / medians[(n2, d2, peer)],
+                    statistics.median(paired), min(paired), max(paired)))
     flop_per_sample = 2 * (784 * 256 + 256 * 128 + 128 * 10) * 2 + 2 * (256 * 128 + 128 * 10)
     print("\nshare of the machine's FLOP limit (torch.mm GFLOP/s / %.3f MFLOP per sample):" % (flop_per_sample / 1e6))
     for dtype in ("f32", "f64"):
-        mm = medians.get(("torch.mm 128x784x256 GFLOP/s", dtype, "torch.mm"))
+        mm_key = ("torch.mm 128x784x256 GFLOP/s", dtype, "torch.mm")
+        mm = medians.get(mm_key)
         for who in ("clmlp opencl", "clmlp host", "torch(2 threads)"):
-            v = medians.get(("minibatch 784-256-128-10 b128", dtype, who))
+            key = ("minibatch 784-256-128-10 b128", dtype, who)
+            v = medians.get(key)
             if mm and v:
-                print("  %-4s %-18s %8.0f samples/s = %5.1f%% of %.0f samples/s" % (
-                    dtype, who, v, 100 * v * flop_per_sample / (mm * 1e9), mm * 1e9 / flop_per_sample))
+                shares = [100 * x * flop_per_sample / (g * 1e9) for x, g in zip(results[key], results[mm_key])]
+                print("  %-4s %-18s %8.0f samples/s = %5.1f%% of %.0f samples/s; per round: median %5.1f%% [%.1f-%.1f]" % (
+                    dtype, who, v, 100 * v * flop_per_sample / (mm * 1e9), mm * 1e9 / flop_per_sample,
+                    statistics.median(shares), min(shares), max(shares)))
     json.dump({"%s|%s|%s" % k: {"median": medians[k], "min": min(v), "max": max(v), "runs": len(v)}
                for k, v in results.items()}, open(os.path.join(a.build, "peers.json"), "w"), indent=1)
 
