@@ -87,10 +87,12 @@ enum { MAX_EPILOGUE_ARGS = 8 };
  * epilogue arguments after C's. */
 static clmlp_status launch_product(clmlp_cl_be *be, cl_kernel kernel, const char *name, int rows_first,
                                    size_t tile_rows, size_t tile_cols, size_t m, size_t n, size_t k,
-                                   const clmlp_buf *A, size_t lda,
-                                   const clmlp_buf *B, size_t ldb, clmlp_buf *C, size_t ldc, size_t n_epilogue,
-                                   const karg *epilogue)
+                                   const clmlp_buf *A, size_t lda, const clmlp_buf *B, size_t ldb, clmlp_buf *C,
+                                   size_t ldc, size_t n_epilogue, const karg *epilogue)
 {
+    if (n_epilogue > MAX_EPILOGUE_ARGS)
+        return clmlp_fail(CLMLP_EINVAL, "kernel %s: %zu epilogue arguments, at most %d", name, n_epilogue,
+                          MAX_EPILOGUE_ARGS);
     cl_uint um, un, uk, ua, ub, uc;
     TRY(as_uint(m, "rows", &um));
     TRY(as_uint(n, "columns", &un));
@@ -99,7 +101,7 @@ static clmlp_status launch_product(clmlp_cl_be *be, cl_kernel kernel, const char
     TRY(as_uint(ldb, "row stride", &ub));
     TRY(as_uint(ldc, "row stride", &uc));
     karg args[9 + MAX_EPILOGUE_ARGS] = {ARG(um), ARG(un), ARG(uk), MEM(A), ARG(ua), MEM(B), ARG(ub), MEM(C), ARG(uc)};
-    for (size_t i = 0; i < n_epilogue && i < MAX_EPILOGUE_ARGS; i++)
+    for (size_t i = 0; i < n_epilogue; i++)
         args[9 + i] = epilogue[i];
     size_t row_tiles = (m + tile_rows - 1) / tile_rows, col_tiles = (n + tile_cols - 1) / tile_cols;
     size_t global[2] = {rows_first ? row_tiles : col_tiles, rows_first ? col_tiles : row_tiles};
