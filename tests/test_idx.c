@@ -8,8 +8,8 @@
  * written into a fresh temporary directory that is removed at the end.
  */
 #include "support.h"
+#include "tmp_dir.h"
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,44 +21,21 @@
 
 /* ---- the temporary directory and file writers --------------------------- */
 
-static char tmp_dir[] = "/tmp/clmlp_test_idx_XXXXXX";
-static char path_buf[512];
-
 static int make_tmp_dir(void **state)
 {
     (void)state;
-    return mkdtemp(tmp_dir) ? 0 : -1;
+    return test_tmp_dir_create("clmlp_test_idx");
 }
 
 static int remove_tmp_dir(void **state)
 {
     (void)state;
-    DIR *d = opendir(tmp_dir);
-    if (!d)
-        return -1;
-    struct dirent *e;
-    char p[512];
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(p, sizeof p, "%s/%s", tmp_dir, e->d_name);
-        if (rmdir(p) != 0)
-            unlink(p);
-    }
-    closedir(d);
-    return rmdir(tmp_dir) == 0 ? 0 : -1;
-}
-
-/* Path of a file in the temporary directory (valid until the next call). */
-static const char *tmp_path(const char *name)
-{
-    snprintf(path_buf, sizeof path_buf, "%s/%s", tmp_dir, name);
-    return path_buf;
+    return test_tmp_dir_remove();
 }
 
 static const char *write_raw(const char *name, const uint8_t *bytes, size_t n)
 {
-    const char *p = tmp_path(name);
+    const char *p = test_tmp_path(name);
     FILE *f = fopen(p, "wb");
     assert_non_null(f);
     if (n)
@@ -69,7 +46,7 @@ static const char *write_raw(const char *name, const uint8_t *bytes, size_t n)
 
 static const char *write_gz(const char *name, const uint8_t *bytes, size_t n)
 {
-    const char *p = tmp_path(name);
+    const char *p = test_tmp_path(name);
     gzFile f = gzopen(p, "wb");
     assert_non_null(f);
     if (n)
@@ -212,7 +189,7 @@ static void valid_large_gz(void **state)
     uint8_t *v = malloc(count);
     assert_non_null(v);
     fill(v, count);
-    const char *p = tmp_path("large.idx.gz");
+    const char *p = test_tmp_path("large.idx.gz");
     gzFile f = gzopen(p, "wb");
     assert_non_null(f);
     const uint32_t dims[] = {3, 1024, 1024};
@@ -302,14 +279,14 @@ static void null_arguments(void **state)
 static void missing_file(void **state)
 {
     (void)state;
-    expect_fail(CLMLP_EIO, tmp_path("does-not-exist.idx"));
+    expect_fail(CLMLP_EIO, test_tmp_path("does-not-exist.idx"));
     expect_fail(CLMLP_EIO, "/nonexistent-dir-clmlp/t10k-images-idx3-ubyte.gz");
 }
 
 static void directory_path(void **state)
 {
     (void)state;
-    const char *p = tmp_path("subdir");
+    const char *p = test_tmp_path("subdir");
     assert_int_equal(mkdir(p, 0700), 0);
     clmlp_idx *idx = SENTINEL;
     clmlp_status s = clmlp_idx_load(p, &idx);

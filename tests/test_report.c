@@ -25,11 +25,10 @@
 #include <unistd.h>
 
 #include "report.h"
+#include "tmp_dir.h"
 
 /* ---- the temporary directory ---- */
 
-static char tmp_dir[] = "/tmp/clmlp_test_report_XXXXXX";
-static char path_buf[512];
 static int have_python;
 
 static int make_tmp_dir(void **state)
@@ -38,32 +37,13 @@ static int make_tmp_dir(void **state)
     have_python = system("python3 -c 'import xml.dom.minidom, json' >/dev/null 2>&1") == 0;
     if (!have_python)
         fprintf(stderr, "note: no python3, XML and JSON parse checks skipped\n");
-    return mkdtemp(tmp_dir) ? 0 : -1;
+    return test_tmp_dir_create("clmlp_test_report");
 }
 
 static int remove_tmp_dir(void **state)
 {
     (void)state;
-    DIR *d = opendir(tmp_dir);
-    if (!d)
-        return -1;
-    struct dirent *e;
-    char p[512];
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(p, sizeof p, "%s/%s", tmp_dir, e->d_name);
-        if (rmdir(p) != 0)
-            unlink(p);
-    }
-    closedir(d);
-    return rmdir(tmp_dir) == 0 ? 0 : -1;
-}
-
-static const char *tmp_path(const char *name)
-{
-    snprintf(path_buf, sizeof path_buf, "%s/%s", tmp_dir, name);
-    return path_buf;
+    return test_tmp_dir_remove();
 }
 
 /* Files in dir whose name holds ".tmp." (what report.c's temporary files are called). */
@@ -143,16 +123,16 @@ static void test_csv_round_trip(void **state)
     five_rows(rows);
     const size_t counts[] = {0, 1, 5};
     for (size_t c = 0; c < 3; c++) {
-        assert_int_equal(report_write_csv(tmp_path("metrics.csv"), rows, counts[c]), 0);
-        check_csv(tmp_path("metrics.csv"), rows, counts[c]);
+        assert_int_equal(report_write_csv(test_tmp_path("metrics.csv"), rows, counts[c]), 0);
+        check_csv(test_tmp_path("metrics.csv"), rows, counts[c]);
     }
     /* A new file has the mode fopen would give it, not mkstemp's 0600. */
     struct stat st;
-    assert_int_equal(stat(tmp_path("metrics.csv"), &st), 0);
+    assert_int_equal(stat(test_tmp_path("metrics.csv"), &st), 0);
     mode_t mask = umask(0);
     umask(mask);
     assert_int_equal(st.st_mode & 0777, 0666 & ~mask);
-    assert_int_equal(temp_files_in(tmp_dir), 0);
+    assert_int_equal(temp_files_in(test_tmp_dir()), 0);
 }
 
 /* ---- SVG ---- */
@@ -184,13 +164,13 @@ static void test_svg_shapes(void **state)
     const char *title = "run <1> & \"fast\" 'lr' \x01\xff caf\xc3\xa9";
     const size_t counts[] = {0, 1, 5};
     for (size_t c = 0; c < 3; c++) {
-        assert_int_equal(report_write_svg(tmp_path("plot.svg"), rows, counts[c], title), 0);
-        check_svg(tmp_path("plot.svg"));
+        assert_int_equal(report_write_svg(test_tmp_path("plot.svg"), rows, counts[c], title), 0);
+        check_svg(test_tmp_path("plot.svg"));
     }
     /* One point: drawn as markers, since a one-point line shows nothing. */
-    assert_int_equal(report_write_svg(tmp_path("one.svg"), rows, 1, NULL), 0);
-    check_svg(tmp_path("one.svg"));
-    FILE *f = fopen(tmp_path("one.svg"), "r");
+    assert_int_equal(report_write_svg(test_tmp_path("one.svg"), rows, 1, NULL), 0);
+    check_svg(test_tmp_path("one.svg"));
+    FILE *f = fopen(test_tmp_path("one.svg"), "r");
     assert_non_null(f);
     char buf[64 * 1024];
     buf[fread(buf, 1, sizeof buf - 1, f)] = '\0';
@@ -201,16 +181,16 @@ static void test_svg_shapes(void **state)
     report_epoch flat[4];
     for (size_t i = 0; i < 4; i++)
         flat[i] = (report_epoch){i + 1, 0.5, 1, 0.5, 1, 100, 1, 0.1};
-    assert_int_equal(report_write_svg(tmp_path("flat.svg"), flat, 4, "flat"), 0);
-    check_svg(tmp_path("flat.svg"));
+    assert_int_equal(report_write_svg(test_tmp_path("flat.svg"), flat, 4, "flat"), 0);
+    check_svg(test_tmp_path("flat.svg"));
     for (size_t i = 0; i < 4; i++)
         flat[i] = (report_epoch){i + 1, NAN, INFINITY, -INFINITY, NAN, 0, 0, 0};
-    assert_int_equal(report_write_svg(tmp_path("nan.svg"), flat, 4, ""), 0);
-    check_svg(tmp_path("nan.svg"));
+    assert_int_equal(report_write_svg(test_tmp_path("nan.svg"), flat, 4, ""), 0);
+    check_svg(test_tmp_path("nan.svg"));
     flat[0] = (report_epoch){1, 0, 0, 0, 0, 0, 0, 0};
     flat[1] = (report_epoch){2, 1e308, 1, -1e308, 0, 0, 0, 0};
-    assert_int_equal(report_write_svg(tmp_path("huge.svg"), flat, 2, "huge"), 0);
-    check_svg(tmp_path("huge.svg"));
+    assert_int_equal(report_write_svg(test_tmp_path("huge.svg"), flat, 2, "huge"), 0);
+    check_svg(test_tmp_path("huge.svg"));
 
     /* Many epochs (fewer markers, ticks spaced out). */
     report_epoch many[200];
@@ -219,9 +199,9 @@ static void test_svg_shapes(void **state)
         many[i] = (report_epoch){i + 1, 2 * exp(-5 * t), 1 - 0.9 * exp(-5 * t), 2.1 * exp(-4 * t),
                                  1 - 0.92 * exp(-4 * t), 5e4, 1, 0.1};
     }
-    assert_int_equal(report_write_svg(tmp_path("many.svg"), many, 200, "200 epochs"), 0);
-    check_svg(tmp_path("many.svg"));
-    assert_int_equal(temp_files_in(tmp_dir), 0);
+    assert_int_equal(report_write_svg(test_tmp_path("many.svg"), many, 200, "200 epochs"), 0);
+    check_svg(test_tmp_path("many.svg"));
+    assert_int_equal(temp_files_in(test_tmp_dir()), 0);
 }
 
 /* ---- failures ---- */
@@ -232,25 +212,25 @@ static void test_unwritable_paths(void **state)
     report_epoch rows[5];
     five_rows(rows);
     errno = 0;
-    assert_int_equal(report_write_csv(tmp_path("no/such/dir/metrics.csv"), rows, 5), -1);
+    assert_int_equal(report_write_csv(test_tmp_path("no/such/dir/metrics.csv"), rows, 5), -1);
     assert_int_equal(errno, ENOENT);
     errno = 0;
-    assert_int_equal(report_write_svg(tmp_path("no/such/dir/plot.svg"), rows, 5, "x"), -1);
+    assert_int_equal(report_write_svg(test_tmp_path("no/such/dir/plot.svg"), rows, 5, "x"), -1);
     assert_int_equal(errno, ENOENT);
 
     /* The rename fails when the path is a non-empty directory: the temporary file that
      * was already written must be removed. */
-    assert_int_equal(mkdir(tmp_path("a_dir"), 0700), 0);
-    assert_int_equal(mkdir(tmp_path("a_dir/inside"), 0700), 0);
+    assert_int_equal(mkdir(test_tmp_path("a_dir"), 0700), 0);
+    assert_int_equal(mkdir(test_tmp_path("a_dir/inside"), 0700), 0);
     errno = 0;
-    assert_int_equal(report_write_csv(tmp_path("a_dir"), rows, 5), -1);
+    assert_int_equal(report_write_csv(test_tmp_path("a_dir"), rows, 5), -1);
     assert_true(errno != 0);
     errno = 0;
-    assert_int_equal(report_write_svg(tmp_path("a_dir"), rows, 5, "x"), -1);
+    assert_int_equal(report_write_svg(test_tmp_path("a_dir"), rows, 5, "x"), -1);
     assert_true(errno != 0);
-    assert_int_equal(temp_files_in(tmp_dir), 0);
-    assert_int_equal(rmdir(tmp_path("a_dir/inside")), 0);
-    assert_int_equal(rmdir(tmp_path("a_dir")), 0);
+    assert_int_equal(temp_files_in(test_tmp_dir()), 0);
+    assert_int_equal(rmdir(test_tmp_path("a_dir/inside")), 0);
+    assert_int_equal(rmdir(test_tmp_path("a_dir")), 0);
 }
 
 /* ---- JSON lines ---- */
@@ -260,7 +240,7 @@ static void test_json_line(void **state)
     (void)state;
     report_epoch rows[5];
     five_rows(rows);
-    const char *path = tmp_path("lines.jsonl");
+    const char *path = test_tmp_path("lines.jsonl");
     FILE *f = fopen(path, "w");
     assert_non_null(f);
     for (size_t i = 0; i < 5; i++)
@@ -302,7 +282,7 @@ static void test_json_line(void **state)
 static void test_progress_off_terminal(void **state)
 {
     (void)state;
-    FILE *f = fopen(tmp_path("progress.txt"), "w+");
+    FILE *f = fopen(test_tmp_path("progress.txt"), "w+");
     assert_non_null(f);
     report_progress p;
     report_progress_start(&p, f);
