@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checked.h"
 #include "cli.h"
 
 static const char help[] =
@@ -82,9 +83,10 @@ int cmd_eval(int argc, char **argv)
     if (clmlp_load(model, &cfg, &net, &pp) != CLMLP_OK)
         return cli_error(CLI_RUNTIME, "%s", clmlp_last_error());
     size_t classes = clmlp_layer_size(net, clmlp_num_layers(net));
-    ev.confusion = calloc(classes * classes, sizeof *ev.confusion);
+    size_t cells = 0;
+    ev.confusion = clmlp_mul_ok(classes, classes, &cells) ? calloc(cells, sizeof *ev.confusion) : NULL;
     if (!ev.confusion)
-        rc = cli_error(CLI_RUNTIME, "out of memory");
+        rc = cli_error(CLI_RUNTIME, "cannot allocate a %zu × %zu confusion matrix", classes, classes);
     else if (clmlp_dataset_load(net, images, labels, &pp, &test) != CLMLP_OK ||
              clmlp_evaluate(net, test, &ev) != CLMLP_OK)
         rc = cli_error(CLI_RUNTIME, "%s", clmlp_last_error());

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checked.h"
 #include "cli.h"
 
 enum { MAX_LAYERS = 64 };
@@ -151,19 +152,16 @@ static int load_images(const options *o, double *x, double *y)
     pp.mean = o->mean;
     pp.std = o->std;
     pp.crop = o->crop;
+    pp.n_inputs = n_in; /* clmlp_preprocess_apply refuses images that do not fit the net */
     if (clmlp_idx_load(images_path, &images) != CLMLP_OK || clmlp_idx_load(labels_path, &labels) != CLMLP_OK) {
         rc = cli_error(CLI_RUNTIME, "%s", clmlp_last_error());
     } else if (clmlp_idx_ndims(images) != 3 || clmlp_idx_dim(images, 0) < o->samples ||
                clmlp_idx_dim(labels, 0) < o->samples) {
         rc = cli_error(CLI_RUNTIME, "gradcheck: %s does not hold %zu images", images_path, o->samples);
     } else {
-        size_t rows = clmlp_idx_dim(images, 1), cols = clmlp_idx_dim(images, 2), side_r = o->crop ? o->crop : rows,
-               side_c = o->crop ? o->crop : cols;
-        if (side_r * side_c != n_in)
-            rc = cli_error(CLI_RUNTIME, "gradcheck: the images give %zu inputs (%zu × %zu), the net takes n_0 = %zu",
-                           side_r * side_c, side_r, side_c, n_in);
-        else if (clmlp_preprocess_apply(&pp, clmlp_idx_data(images), o->samples, rows, cols, x) != CLMLP_OK)
-            rc = cli_error(CLI_RUNTIME, "%s", clmlp_last_error());
+        size_t rows = clmlp_idx_dim(images, 1), cols = clmlp_idx_dim(images, 2);
+        if (clmlp_preprocess_apply(&pp, clmlp_idx_data(images), o->samples, rows, cols, x) != CLMLP_OK)
+            rc = cli_error(CLI_RUNTIME, "gradcheck: %s: %s", images_path, clmlp_last_error());
         for (size_t i = 0; rc == CLI_OK && i < o->samples; i++)
             for (size_t j = 0; j < n_out; j++) {
                 double label = clmlp_idx_data(labels)[i];
@@ -230,11 +228,12 @@ int cmd_gradcheck(int argc, char **argv)
     for (size_t l = 1; l <= L; l++)
         biggest = o.sizes[l] * o.sizes[l - 1] + o.sizes[l] > biggest ? o.sizes[l] * o.sizes[l - 1] + o.sizes[l] : biggest;
 
-    x = malloc(o.samples * n_in * sizeof *x);
-    y = malloc(o.samples * n_out * sizeof *y);
-    g_dev = malloc(biggest * sizeof *g_dev);
-    g_host = malloc(biggest * sizeof *g_host);
-    g_fd = malloc(biggest * sizeof *g_fd);
+    /* sizes ≤ 10^9 and samples ≤ 10^5 (parse): these counts fit size_t, the bytes are checked */
+    x = clmlp_alloc_array(o.samples * n_in, sizeof *x);
+    y = clmlp_alloc_array(o.samples * n_out, sizeof *y);
+    g_dev = clmlp_alloc_array(biggest, sizeof *g_dev);
+    g_host = clmlp_alloc_array(biggest, sizeof *g_host);
+    g_fd = clmlp_alloc_array(biggest, sizeof *g_fd);
     if (!x || !y || !g_dev || !g_host || !g_fd) {
         rc = cli_error(CLI_RUNTIME, "out of memory");
         goto done;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checked.h"
 #include "cli.h"
 
 static const char help[] =
@@ -65,7 +66,7 @@ int cmd_predict(int argc, char **argv)
         return cli_error(CLI_RUNTIME, "%s", clmlp_last_error());
     int rc = CLI_OK;
     size_t n_in = clmlp_layer_size(net, 0), n_out = clmlp_layer_size(net, clmlp_num_layers(net));
-    double *x = malloc(n_in * sizeof *x), *scores = malloc(n_out * sizeof *scores);
+    double *x = clmlp_alloc_array(n_in, sizeof *x), *scores = clmlp_alloc_array(n_out, sizeof *scores);
     if (!x || !scores) {
         rc = cli_error(CLI_RUNTIME, "out of memory");
         goto done;
@@ -79,6 +80,16 @@ int cmd_predict(int argc, char **argv)
         goto done;
     }
     size_t count = clmlp_idx_dim(images, 0), rows = clmlp_idx_dim(images, 1), cols = clmlp_idx_dim(images, 2);
+    size_t n_image;
+    if (clmlp_preprocess_inputs(&pp, rows, cols, &n_image) != CLMLP_OK) {
+        rc = cli_error(CLI_RUNTIME, "%s: %s", file, clmlp_last_error());
+        goto done;
+    }
+    if (n_image != n_in) {
+        rc = cli_error(CLI_RUNTIME, "%s: images of %zu × %zu give %zu inputs, the model %s takes n_0 = %zu", file,
+                       rows, cols, n_image, model, n_in);
+        goto done;
+    }
     for (size_t k = 0; k < n_indices; k++) {
         if (indices[k] >= count) {
             rc = cli_error(CLI_RUNTIME, "image %zu: %s holds %zu images", indices[k], file, count);

@@ -146,9 +146,13 @@ typedef struct clmlp_preprocess {
     double mean, std;          /* used by GIVEN; filled in by DATA when loading */
     size_t crop;               /* 0: whole image; else the centered crop × crop window */
     clmlp_target target;
+    /* n_0 of the net these inputs feed, set by clmlp_load and the dataset functions
+     * (0: unknown). When set, clmlp_preprocess_apply refuses images that give another
+     * number of inputs, and clmlp_save refuses a net of another n_0. */
+    size_t n_inputs;
 } clmlp_preprocess;
 
-/* scale_255 1, NORMALIZE_DATA, mean 0, std 1, crop 0, one-hot {0,1}. */
+/* scale_255 1, NORMALIZE_DATA, mean 0, std 1, crop 0, one-hot {0,1}, n_inputs 0. */
 CLMLP_API void clmlp_preprocess_init(clmlp_preprocess *pp);
 
 typedef struct clmlp_dataset clmlp_dataset;
@@ -215,8 +219,14 @@ typedef struct clmlp_eval {
  * confusion matrix of the net on `data`, computed on the device. */
 CLMLP_API clmlp_status clmlp_evaluate(clmlp_net *net, const clmlp_dataset *data, clmlp_eval *out);
 
+/* The number of inputs images of rows × cols give under pp: crop² (or rows·cols without
+ * crop), after checking pp and that the crop fits the images. */
+CLMLP_API clmlp_status clmlp_preprocess_inputs(const clmlp_preprocess *pp, size_t rows, size_t cols,
+                                               size_t *n_inputs);
 /* Inputs from raw images as a dataset would make them: x receives count × n inputs,
- * n = crop² (or rows·cols without crop). NORMALIZE_DATA is treated as GIVEN here. */
+ * n = clmlp_preprocess_inputs(…). NORMALIZE_DATA is treated as GIVEN here. When
+ * pp->n_inputs is set and differs from n, CLMLP_EINVAL names both numbers and x is
+ * untouched. */
 CLMLP_API clmlp_status clmlp_preprocess_apply(const clmlp_preprocess *pp, const uint8_t *images, size_t count,
                                               size_t rows, size_t cols, double *x);
 

@@ -18,7 +18,7 @@ static clmlp_status fit_normalization(clmlp_preprocess *pp, const uint8_t *image
                                       size_t cols, size_t n_in)
 {
     double scale = pp->scale_255 ? 1.0 / 255.0 : 1.0;
-    uint8_t *p = malloc(n_in);
+    uint8_t *p = clmlp_alloc_array(n_in, 1);
     if (!p)
         return clmlp_fail(CLMLP_ENOMEM, "cannot allocate %zu inputs", n_in);
     /* two passes: the mean, then the squared deviations */
@@ -51,8 +51,8 @@ static clmlp_status upload_chunks(clmlp_dataset *d, const clmlp_preprocess *pp, 
 {
     const clmlp_backend_ops *ops = d->net->be->ops;
     double on = 1.0, off = pp->target == CLMLP_TARGET_ONEHOT_PM1 ? -1.0 : 0.0;
-    uint8_t *x = malloc(CHUNK * d->n_in);
-    double *y = malloc(CHUNK * d->n_out * sizeof *y);
+    uint8_t *x = clmlp_alloc_array(CHUNK, d->n_in); /* the sizes were checked against count */
+    double *y = clmlp_alloc_array((size_t)CHUNK * d->n_out, sizeof *y);
     clmlp_status s = x && y ? CLMLP_OK : clmlp_fail(CLMLP_ENOMEM, "cannot allocate a staging chunk");
     for (size_t first = 0; s == CLMLP_OK && first < d->count; first += CHUNK) {
         size_t n = d->count - first < CHUNK ? d->count - first : CHUNK;
@@ -71,7 +71,7 @@ static clmlp_status upload_chunks(clmlp_dataset *d, const clmlp_preprocess *pp, 
 
 static clmlp_status upload_identity(clmlp_dataset *d)
 {
-    uint32_t *order = malloc(d->count * sizeof *order);
+    uint32_t *order = clmlp_alloc_array(d->count, sizeof *order);
     if (!order)
         return clmlp_fail(CLMLP_ENOMEM, "cannot allocate %zu indices", d->count);
     for (size_t i = 0; i < d->count; i++)
@@ -91,19 +91,16 @@ clmlp_status clmlp_dataset_create(clmlp_net *net, const uint8_t *images, const u
                           !net ? "net" : !images ? "images" : !labels ? "labels" : !pp ? "pp" : "out");
     if (count == 0 || count > UINT32_MAX)
         return clmlp_fail(CLMLP_EINVAL, "clmlp_dataset_create: %zu samples (1 to %u supported)", count, UINT32_MAX);
-    size_t n_in, n_out = net->n[net->L], total;
-    TRY(clmlp_preprocess_check(pp, rows, cols, &n_in));
+    size_t n_in = net->n[0], n_out = net->n[net->L], total;
+    TRY(clmlp_preprocess_fits(pp, rows, cols, n_in));
     if (!clmlp_mul3_ok(count, rows, cols, &total) || !clmlp_mul3_ok(count, n_in > n_out ? n_in : n_out, sizeof(double), &total))
         return clmlp_fail(CLMLP_EINVAL, "clmlp_dataset_create: %zu images of %zu × %zu overflow", count, rows, cols);
-    if (n_in != net->n[0])
-        return clmlp_fail(CLMLP_EINVAL, "images give %zu inputs (%zu × %zu%s), the net takes n_0 = %zu", n_in,
-                          pp->crop ? pp->crop : rows, pp->crop ? pp->crop : cols, pp->crop ? " after the crop" : "",
-                          net->n[0]);
     for (size_t i = 0; i < count; i++)
         if (labels[i] >= n_out)
             return clmlp_fail(CLMLP_EINVAL, "label %u of sample %zu is not below the net's %zu outputs", labels[i], i,
                               n_out);
     clmlp_preprocess fitted = *pp;
+    fitted.n_inputs = n_in;
     if (fitted.normalize == CLMLP_NORMALIZE_DATA)
         TRY(fit_normalization(&fitted, images, count, rows, cols, n_in));
 

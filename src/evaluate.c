@@ -2,6 +2,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "checked.h"
 #include "error.h"
 #include "net_internal.h"
 
@@ -15,9 +16,13 @@ clmlp_status clmlp_evaluate(clmlp_net *net, const clmlp_dataset *data, clmlp_eva
         return clmlp_fail(CLMLP_EINVAL, "clmlp_evaluate: the dataset was loaded for another net");
     const size_t L = net->L, classes = net->n[L];
     size_t batch = data->count < EVAL_BATCH ? data->count : EVAL_BATCH;
+    size_t cells;
+    if (!clmlp_mul_ok(classes, classes, &cells))
+        return clmlp_fail(CLMLP_ENOMEM, "clmlp_evaluate: a %zu × %zu confusion matrix overflows size_t", classes,
+                          classes);
     TRY(clmlp_net_reserve(net, batch));
     TRY(clmlp_net_reserve_counters(net, 1));
-    double sums[3] = {0, 0, 0}, *confusion = calloc(classes * classes, sizeof *confusion);
+    double sums[3] = {0, 0, 0}, *confusion = calloc(cells, sizeof *confusion);
     if (!confusion)
         return clmlp_fail(CLMLP_ENOMEM, "cannot allocate a %zu × %zu confusion matrix", classes, classes);
     net->batch = 0; /* the batches overwrite the forward state */
@@ -55,7 +60,7 @@ clmlp_status clmlp_evaluate(clmlp_net *net, const clmlp_dataset *data, clmlp_eva
         out->n = data->count;
         out->classes = classes;
         if (out->confusion)
-            for (size_t c = 0; c < classes * classes; c++)
+            for (size_t c = 0; c < cells; c++)
                 out->confusion[c] = (size_t)confusion[c];
     }
     free(confusion);

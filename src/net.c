@@ -125,7 +125,7 @@ static clmlp_status init_weights(clmlp_net *net)
     uint64_t state = net->cfg.seed;
     for (size_t l = 1; l <= net->L; l++) {
         size_t n_w = net->n[l] * net->n[l - 1], n_b = net->n[l];
-        double *values = malloc((n_w + n_b) * sizeof *values);
+        double *values = clmlp_alloc_array(n_w + n_b, sizeof *values);
         if (!values)
             return clmlp_fail(CLMLP_ENOMEM, "cannot allocate %zu initial weights", n_w + n_b);
         double bound = 1.0 / sqrt((double)net->n[l - 1]);
@@ -182,7 +182,7 @@ clmlp_status clmlp_create(const size_t *sizes, size_t n_sizes, const clmlp_confi
         return clmlp_fail(CLMLP_ENOMEM, "clmlp_create: cannot allocate the net");
     net->cfg = *cfg;
     net->L = n_sizes - 1;
-    net->n = malloc(n_sizes * sizeof *net->n);
+    net->n = clmlp_alloc_array(n_sizes, sizeof *net->n);
     net->layers = calloc(n_sizes, sizeof *net->layers);
     clmlp_status s = CLMLP_OK;
     if (!net->n || !net->layers)
@@ -244,6 +244,11 @@ clmlp_status clmlp_net_reserve(clmlp_net *net, size_t rows)
 {
     if (rows <= net->capacity)
         return CLMLP_OK;
+    for (size_t l = 0; l <= net->L; l++) {
+        size_t bytes;
+        if (!clmlp_mul3_ok(rows, net->n[l], sizeof(double), &bytes))
+            return clmlp_fail(CLMLP_ENOMEM, "a batch of %zu rows × n_%zu = %zu overflows size_t", rows, l, net->n[l]);
+    }
     const clmlp_backend_ops *ops = net->be->ops;
     layer *fresh = calloc(net->L + 1, sizeof *fresh);
     clmlp_buf *y = NULL, *row_loss = NULL;
@@ -385,7 +390,7 @@ clmlp_status clmlp_backward(clmlp_net *net, const double *y_true, double *loss)
     net->have_grad = 1;
     if (!loss)
         return CLMLP_OK; /* nothing to wait for: the caller reads nothing */
-    double *rows = malloc(batch * sizeof *rows);
+    double *rows = clmlp_alloc_array(batch, sizeof *rows);
     if (!rows)
         return clmlp_fail(CLMLP_ENOMEM, "clmlp_backward: cannot allocate %zu losses", batch);
     clmlp_status s = ops->download(net->be, net->row_loss, rows, batch);
@@ -465,9 +470,11 @@ static clmlp_status zeroed_buffer(clmlp_net *net, size_t n, clmlp_buf **buf)
 
 clmlp_status clmlp_net_reserve_counters(clmlp_net *net, int confusion)
 {
-    size_t classes = net->n[net->L];
+    size_t classes = net->n[net->L], cells;
+    if (confusion && !clmlp_mul_ok(classes, classes, &cells))
+        return clmlp_fail(CLMLP_ENOMEM, "a %zu × %zu confusion matrix overflows size_t", classes, classes);
     TRY(zeroed_buffer(net, 3, &net->stats));
-    return confusion ? zeroed_buffer(net, classes * classes, &net->confusion) : CLMLP_OK;
+    return confusion ? zeroed_buffer(net, cells, &net->confusion) : CLMLP_OK;
 }
 
 clmlp_status clmlp_net_flush_counters(clmlp_net *net, double *sums, double *confusion)
@@ -481,8 +488,8 @@ clmlp_status clmlp_net_flush_counters(clmlp_net *net, double *sums, double *conf
         sums[2] = counters[2];
     TRY(ops->fill(net->be, net->stats, 3, 0.0));
     if (confusion) {
-        size_t cells = net->n[net->L] * net->n[net->L];
-        double *counts = malloc(cells * sizeof *counts);
+        size_t cells = net->n[net->L] * net->n[net->L]; /* checked by clmlp_net_reserve_counters */
+        double *counts = clmlp_alloc_array(cells, sizeof *counts);
         if (!counts)
             return clmlp_fail(CLMLP_ENOMEM, "cannot allocate a %zu-cell confusion matrix", cells);
         clmlp_status s = ops->download(net->be, net->confusion, counts, cells);

@@ -42,13 +42,15 @@ clmlp_status clmlp_numeric_grad(clmlp_net *net, const double *x, const double *y
     if (batch == 0)
         return clmlp_fail(CLMLP_EINVAL, "clmlp_numeric_grad: batch is 0");
     size_t rows = clmlp_layer_size(net, l), cols = clmlp_layer_size(net, l - 1), n_out = clmlp_layer_size(net, L);
-    size_t n_w = rows * cols, n_y;
-    if (!clmlp_mul_ok(batch, n_out, &n_y))
-        return clmlp_fail(CLMLP_EINVAL, "clmlp_numeric_grad: batch %zu × %zu outputs overflows", batch, n_out);
+    size_t n_w = rows * cols, n_y, bytes; /* n_w: clmlp_create checked it */
+    if (!clmlp_mul_ok(batch, n_out, &n_y) || !clmlp_mul_ok(n_y, sizeof(double), &bytes))
+        return clmlp_fail(CLMLP_EINVAL, "clmlp_numeric_grad: batch %zu × %zu outputs overflows size_t", batch, n_out);
     clmlp_loss loss = clmlp_loss_type(net);
 
-    double *W = malloc(n_w * sizeof *W), *b = malloc(rows * sizeof *b), *out = malloc(n_y * sizeof *out);
-    clmlp_status s = W && b && out ? CLMLP_OK : clmlp_fail(CLMLP_ENOMEM, "clmlp_numeric_grad: out of memory");
+    double *W = clmlp_alloc_array(n_w, sizeof *W), *b = clmlp_alloc_array(rows, sizeof *b);
+    double *out = clmlp_alloc_array(n_y, sizeof *out);
+    clmlp_status s = W && b && out ? CLMLP_OK
+                                   : clmlp_fail(CLMLP_ENOMEM, "clmlp_numeric_grad: cannot allocate %zu outputs", n_y);
     if (s == CLMLP_OK)
         s = clmlp_get_layer(net, l, W, b);
     for (size_t e = 0; s == CLMLP_OK && e < n_w + rows; e++) {
@@ -58,7 +60,8 @@ clmlp_status clmlp_numeric_grad(clmlp_net *net, const double *x, const double *y
             s = clmlp_set_layer(net, l, W, b);
             if (s == CLMLP_OK)
                 s = clmlp_forward(net, x, batch, out);
-            value[side] = loss_of(loss, out, y_true, batch, n_out);
+            if (s == CLMLP_OK) /* out is only defined after a forward that succeeded */
+                value[side] = loss_of(loss, out, y_true, batch, n_out);
         }
         *p = saved;
         if (s == CLMLP_OK)

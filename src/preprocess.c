@@ -19,6 +19,7 @@ void clmlp_preprocess_init(clmlp_preprocess *pp)
     pp->std = 1;
     pp->crop = 0;
     pp->target = CLMLP_TARGET_ONEHOT_01;
+    pp->n_inputs = 0;
 }
 
 clmlp_status clmlp_preprocess_check(const clmlp_preprocess *pp, size_t rows, size_t cols, size_t *n_inputs)
@@ -38,6 +39,25 @@ clmlp_status clmlp_preprocess_check(const clmlp_preprocess *pp, size_t rows, siz
     if (!clmlp_mul_ok(side_r, side_c, n_inputs))
         return clmlp_fail(CLMLP_EINVAL, "preprocess: %zu × %zu images overflow", rows, cols);
     return CLMLP_OK;
+}
+
+clmlp_status clmlp_preprocess_inputs(const clmlp_preprocess *pp, size_t rows, size_t cols, size_t *n_inputs)
+{
+    if (!pp || !n_inputs)
+        return clmlp_fail(CLMLP_EINVAL, "clmlp_preprocess_inputs: %s is NULL", !pp ? "pp" : "n_inputs");
+    return clmlp_preprocess_check(pp, rows, cols, n_inputs);
+}
+
+clmlp_status clmlp_preprocess_fits(const clmlp_preprocess *pp, size_t rows, size_t cols, size_t n_0)
+{
+    size_t n;
+    TRY(clmlp_preprocess_check(pp, rows, cols, &n));
+    if (n == n_0)
+        return CLMLP_OK;
+    if (pp->crop)
+        return clmlp_fail(CLMLP_EINVAL, "images of %zu × %zu cropped to %zu × %zu give %zu inputs, the net takes n_0 = %zu",
+                          rows, cols, pp->crop, pp->crop, n, n_0);
+    return clmlp_fail(CLMLP_EINVAL, "images of %zu × %zu give %zu inputs, the net takes n_0 = %zu", rows, cols, n, n_0);
 }
 
 void clmlp_preprocess_affine(const clmlp_preprocess *pp, double *scale, double *shift)
@@ -63,15 +83,16 @@ clmlp_status clmlp_preprocess_apply(const clmlp_preprocess *pp, const uint8_t *i
     if (!pp || !images || !x)
         return clmlp_fail(CLMLP_EINVAL, "clmlp_preprocess_apply: %s is NULL", !pp ? "pp" : !images ? "images" : "x");
     size_t n;
-    clmlp_status s = clmlp_preprocess_check(pp, rows, cols, &n);
-    if (s != CLMLP_OK)
-        return s;
+    TRY(clmlp_preprocess_check(pp, rows, cols, &n));
+    if (pp->n_inputs)
+        TRY(clmlp_preprocess_fits(pp, rows, cols, pp->n_inputs));
     size_t pixels, total;
-    if (!clmlp_mul_ok(rows, cols, &pixels) || !clmlp_mul_ok(count, pixels, &total))
+    if (!clmlp_mul_ok(rows, cols, &pixels) || !clmlp_mul_ok(count, pixels, &total) ||
+        !clmlp_mul3_ok(count, n, sizeof *x, &total))
         return clmlp_fail(CLMLP_EINVAL, "clmlp_preprocess_apply: %zu images of %zu × %zu overflow", count, rows, cols);
     double scale, shift;
     clmlp_preprocess_affine(pp, &scale, &shift);
-    uint8_t *cropped = malloc(n);
+    uint8_t *cropped = malloc(n ? n : 1);
     if (!cropped)
         return clmlp_fail(CLMLP_ENOMEM, "clmlp_preprocess_apply: cannot allocate %zu bytes", n);
     for (size_t i = 0; i < count; i++) { /* an image at a time: the caller's x may be all the memory there is */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "checked.h"
 #include "error.h"
 #include "net_internal.h"
 #include "rng.h"
@@ -56,7 +57,7 @@ static clmlp_status upload_shuffle(clmlp_net *net, size_t count, uint64_t seed, 
         TRY(ops->alloc_indices(net->be, count, &net->order));
         net->order_n = count;
     }
-    uint32_t *order = malloc(count * sizeof *order);
+    uint32_t *order = clmlp_alloc_array(count, sizeof *order);
     if (!order)
         return clmlp_fail(CLMLP_ENOMEM, "cannot allocate %zu indices", count);
     uint64_t state = seed ^ (0xD1B54A32D192ED03ull * (epoch + 1));

@@ -260,6 +260,85 @@ static void divergence_is_reported(void **state)
     clmlp_destroy(net);
 }
 
+/* Sizes that overflow once they become bytes, and results of failed calls, are never
+ * used: clmlp_numeric_grad with batch 2^61 on a 2-3-2 net (batch · n_L · 8 wraps), and
+ * after a forward it cannot run (a non-finite input). */
+static void hostile_sizes(void **state)
+{
+    const size_t sizes[] = {2, 3, 2};
+    clmlp_net *net = test_net(sizes, 3, backend_of(state), CLMLP_F64, CLMLP_LOSS_MSE, 1);
+    double x[4] = {0.5, -0.5, 0.25, 0.75}, y[4] = {1, 0, 0, 1}, dW[6], db[3];
+    for (size_t e = 0; e < 6; e++)
+        dW[e] = 42;
+    TEST_FAILS(CLMLP_EINVAL, clmlp_numeric_grad(net, x, y, (size_t)1 << 61, 1, 1e-6, dW, db));
+    TEST_FAILS(CLMLP_EINVAL, clmlp_numeric_grad(net, x, y, SIZE_MAX, 2, 1e-6, dW, db));
+    x[1] = NAN;
+    TEST_FAILS(CLMLP_ENUMERIC, clmlp_numeric_grad(net, x, y, 2, 1, 1e-6, dW, db));
+    for (size_t e = 0; e < 6; e++)
+        assert_true(dW[e] == 42); /* nothing computed from the outputs of a failed forward */
+    x[1] = -0.5;
+    TEST_OK(clmlp_numeric_grad(net, x, y, 2, 1, 1e-6, dW, db));
+    clmlp_destroy(net);
+}
+
+/* Images whose size does not give the net's n_0 inputs are refused by every path that
+ * turns images into inputs, naming both numbers, before anything is written. */
+static void image_size_must_fit_the_net(void **state)
+{
+    const size_t sizes[] = {16, 3, 2};
+    clmlp_net *net = test_net(sizes, 3, backend_of(state), CLMLP_F32, CLMLP_LOSS_MSE, 1);
+    uint8_t images[2 * 8 * 8] = {0}, labels[2] = {0, 1};
+    for (size_t i = 0; i < sizeof images; i++)
+        images[i] = (uint8_t)(i * 7);
+    clmlp_preprocess pp;
+    clmlp_preprocess_init(&pp);
+    assert_true(pp.n_inputs == 0);
+    pp.normalize = CLMLP_NORMALIZE_NONE;
+    pp.scale_255 = 0; /* inputs = pixels */
+    clmlp_dataset *data = NULL;
+
+    /* 8 × 8 images give 64 inputs, 2 × 2 crops 4: neither is 16 */
+    TEST_FAILS(CLMLP_EINVAL, clmlp_dataset_create(net, images, labels, 2, 8, 8, &pp, &data));
+    assert_non_null(strstr(clmlp_last_error(), "64"));
+    assert_non_null(strstr(clmlp_last_error(), "16"));
+    pp.crop = 2;
+    TEST_FAILS(CLMLP_EINVAL, clmlp_dataset_create(net, images, labels, 2, 8, 8, &pp, &data));
+    assert_non_null(strstr(clmlp_last_error(), "4 inputs"));
+    assert_null(data);
+    pp.crop = 9;
+    TEST_FAILS(CLMLP_EINVAL, clmlp_dataset_create(net, images, labels, 2, 8, 8, &pp, &data));
+
+    /* a 4 × 4 crop fits; the dataset function records n_0 in pp */
+    pp.crop = 4;
+    TEST_OK(clmlp_dataset_create(net, images, labels, 2, 8, 8, &pp, &data));
+    assert_true(pp.n_inputs == 16);
+    size_t n = 0;
+    TEST_OK(clmlp_preprocess_inputs(&pp, 8, 8, &n));
+    assert_true(n == 16);
+
+    /* clmlp_preprocess_apply with that pp: 8 × 8 images without the crop, or 2 × 2
+     * crops, would write 64 or read 4 inputs per image into x sized for 16 */
+    double x[2 * 64];
+    for (size_t i = 0; i < 2 * 64; i++)
+        x[i] = -7;
+    pp.crop = 0;
+    TEST_FAILS(CLMLP_EINVAL, clmlp_preprocess_apply(&pp, images, 2, 8, 8, x));
+    assert_non_null(strstr(clmlp_last_error(), "64"));
+    assert_non_null(strstr(clmlp_last_error(), "16"));
+    pp.crop = 2;
+    TEST_FAILS(CLMLP_EINVAL, clmlp_preprocess_apply(&pp, images, 2, 8, 8, x));
+    for (size_t i = 0; i < 2 * 64; i++)
+        assert_true(x[i] == -7);
+    TEST_FAILS(CLMLP_EINVAL, clmlp_preprocess_inputs(&pp, 1, 8, &n)); /* a crop larger than the image */
+    pp.crop = 4;
+    TEST_OK(clmlp_preprocess_apply(&pp, images, 2, 8, 8, x));
+    /* image 0's crop starts at row 2, column 2: pixel (2,2) is (2·8 + 2)·7 */
+    assert_true(x[0] == (double)(uint8_t)(18 * 7));
+    assert_true(x[32] == -7);
+    clmlp_dataset_destroy(data);
+    clmlp_destroy(net);
+}
+
 int main(void)
 {
     static clmlp_backend host = CLMLP_BACKEND_HOST, opencl = CLMLP_BACKEND_OPENCL;
@@ -267,7 +346,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(config_defaults), BOTH(one_unit_by_hand),   BOTH(softmax_ce_by_hand),
         BOTH(seeded_init),                 BOTH(create_errors),      BOTH(call_errors_change_nothing),
-        BOTH(divergence_is_reported),
+        BOTH(divergence_is_reported),      BOTH(hostile_sizes),      BOTH(image_size_must_fit_the_net),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
