@@ -123,10 +123,13 @@ int cli_parse_double(const char *text, double lo, double hi, double *out)
     return 1;
 }
 
-int cli_use_device(const char *spec)
+int cli_use_device(const char *spec, clmlp_config *cfg)
 {
-    if (spec && setenv("CLMLP_DEVICE", spec, 1) != 0)
-        return cli_error(CLI_RUNTIME, "cannot set CLMLP_DEVICE");
+    if (!spec)
+        return CLI_OK;
+    if (strlen(spec) >= sizeof cfg->device_spec)
+        return cli_error(CLI_USAGE, "--device '%s' is not gpu, cpu or PLATFORM:DEVICE", spec);
+    strcpy(cfg->device_spec, spec); /* checked when the net is created */
     return CLI_OK;
 }
 

@@ -23,8 +23,8 @@ int cli_parse_size(const char *text, size_t lo, size_t hi, size_t *out);
 /* "01" or "pm1" */
 int cli_parse_target(const char *text, clmlp_target *out);
 
-/* Points CLMLP_DEVICE at spec (NULL: leaves it); CLI_OK or a runtime error. */
-int cli_use_device(const char *spec);
+/* Puts the --device spec ("gpu", "cpu", "P:D"; NULL: leaves the choice open) into cfg. */
+int cli_use_device(const char *spec, clmlp_config *cfg);
 
 /* The data directory: `given` if not NULL, else $CLMLP_DATA, ./data/mnist, then Debian's
  * Fashion-MNIST; `why` says which rule picked it. 0 when none exists. */

@@ -58,7 +58,7 @@ int cmd_eval(int argc, char **argv)
         else if (strcmp(opt, "--backend") == 0 && val && cli_parse_backend(val, &cfg.backend))
             i++;
         else if (strcmp(opt, "--device") == 0 && val) {
-            if (cli_use_device(argv[++i]) != CLI_OK)
+            if (cli_use_device(argv[++i], &cfg) != CLI_OK)
                 return CLI_RUNTIME;
         } else if (opt[0] != '-' && !model)
             model = opt;

@@ -189,6 +189,9 @@ static int create(const options *o, clmlp_backend backend, clmlp_dtype dtype, cl
     cfg.dtype = dtype;
     cfg.loss = o->loss;
     cfg.seed = o->seed;
+    int rc = cli_use_device(o->device, &cfg);
+    if (rc != CLI_OK)
+        return rc;
     clmlp_status s = clmlp_create(o->sizes, o->n_sizes, &cfg, net);
     if (s != CLMLP_OK)
         return cli_error(CLI_RUNTIME, "cannot create the %s net: %s: %s",
@@ -215,8 +218,6 @@ int cmd_gradcheck(int argc, char **argv)
     options o;
     int rc = parse(argc, argv, &o);
     if (rc != CLI_OK)
-        return rc;
-    if ((rc = cli_use_device(o.device)) != CLI_OK)
         return rc;
 
     const size_t L = o.n_sizes - 1, n_in = o.sizes[0], n_out = o.sizes[L];

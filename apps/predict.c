@@ -41,7 +41,7 @@ int cmd_predict(int argc, char **argv)
         if (strcmp(opt, "--backend") == 0 && val && cli_parse_backend(val, &cfg.backend))
             i++;
         else if (strcmp(opt, "--device") == 0 && val) {
-            if (cli_use_device(argv[++i]) != CLI_OK)
+            if (cli_use_device(argv[++i], &cfg) != CLI_OK)
                 return CLI_RUNTIME;
         } else if (opt[0] == '-')
             return cli_error(CLI_USAGE, "predict: unknown option '%s' (see clmlp predict --help)", opt);

@@ -219,7 +219,7 @@ int cmd_train(int argc, char **argv)
     int rc = parse(argc, argv, &o);
     if (rc != CLI_OK)
         return rc;
-    if ((rc = cli_use_device(o.device)) != CLI_OK)
+    if ((rc = cli_use_device(o.device, &o.cfg)) != CLI_OK)
         return rc;
     FILE *human = o.json ? stderr : stdout;
     char dir[4096];

@@ -5,9 +5,7 @@
 #include <tgmath.h>
 
 #include "../src/backend.h"
-#include "../src/checked.h"
 #include "../src/error.h"
-#include "../src/fault.h"
 
 #define REAL double
 #define SUFFIX _f64
@@ -21,71 +19,45 @@
 #undef REAL
 #undef SUFFIX
 
-struct clmlp_buf {
-    size_t n;
-    void *data; /* n doubles or n floats */
-};
-
-struct clmlp_ibuf {
-    size_t n;
-    uint32_t *data;
-};
-
-struct clmlp_bbuf {
-    size_t n;
-    uint8_t *data;
-};
-
 static int is_f32(const clmlp_be *be) { return be->dtype == CLMLP_F32; }
 
-#define F32(buf) ((float *)(buf)->data)
-#define F64(buf) ((double *)(buf)->data)
+#define F32(buf) ((float *)(buf)->mem)
+#define F64(buf) ((double *)(buf)->mem)
+#define INDICES(buf) ((const uint32_t *)(buf)->mem)
+#define BYTES(buf) ((const uint8_t *)(buf)->mem)
 
 static void host_destroy(clmlp_be *be) { free(be); }
 
-static clmlp_status host_alloc(clmlp_be *be, size_t n, clmlp_buf **out)
+static clmlp_status host_mem_alloc(clmlp_be *be, size_t bytes, void **mem)
 {
-    size_t bytes;
-    if (!clmlp_mul_ok(n ? n : 1, is_f32(be) ? sizeof(float) : sizeof(double), &bytes))
-        return clmlp_fail(CLMLP_ENOMEM, "buffer of %zu elements overflows size_t", n);
-    clmlp_buf *buf = malloc(sizeof *buf);
-    void *data = clmlp_fault_hit(CLMLP_FAULT_ALLOC) ? NULL : malloc(bytes);
-    if (!buf || !data) {
-        free(buf);
-        free(data);
-        return clmlp_fail(CLMLP_ENOMEM, "cannot allocate %zu bytes of host memory", bytes);
-    }
-    buf->n = n;
-    buf->data = data;
-    *out = buf;
+    (void)be;
+    *mem = malloc(bytes ? bytes : 1);
+    return *mem ? CLMLP_OK : clmlp_fail(CLMLP_ENOMEM, "cannot allocate %zu bytes of host memory", bytes);
+}
+
+static void host_mem_free(clmlp_be *be, void *mem)
+{
+    (void)be;
+    free(mem);
+}
+
+static clmlp_status host_mem_write(clmlp_be *be, void *mem, size_t offset, void *staging, size_t bytes)
+{
+    (void)be;
+    memcpy((char *)mem + offset, staging, bytes);
+    free(staging);
     return CLMLP_OK;
 }
 
-static void host_release(clmlp_be *be, clmlp_buf *buf)
+static clmlp_status host_mem_read(clmlp_be *be, const void *mem, void *dst, size_t bytes)
 {
     (void)be;
-    if (buf) {
-        free(buf->data);
-        free(buf);
-    }
-}
-
-static clmlp_status host_upload(clmlp_be *be, clmlp_buf *dst, size_t offset, const double *src, size_t n)
-{
-    if (offset > dst->n || n > dst->n - offset)
-        return clmlp_fail(CLMLP_EINVAL, "upload of %zu elements at %zu into a buffer of %zu", n, offset, dst->n);
-    if (is_f32(be))
-        for (size_t e = 0; e < n; e++)
-            F32(dst)[offset + e] = (float)src[e];
-    else
-        memcpy(F64(dst) + offset, src, n * sizeof(double));
+    memcpy(dst, mem, bytes);
     return CLMLP_OK;
 }
 
 static clmlp_status host_fill(clmlp_be *be, clmlp_buf *dst, size_t n, double value)
 {
-    if (n > dst->n)
-        return clmlp_fail(CLMLP_EINVAL, "fill of %zu elements in a buffer of %zu", n, dst->n);
     for (size_t e = 0; e < n; e++)
         if (is_f32(be))
             F32(dst)[e] = (float)value;
@@ -94,83 +66,14 @@ static clmlp_status host_fill(clmlp_be *be, clmlp_buf *dst, size_t n, double val
     return CLMLP_OK;
 }
 
-static clmlp_status host_alloc_indices(clmlp_be *be, size_t n, clmlp_ibuf **out)
+/* The reference computes every operation as written: nothing fused. */
+static int host_can(const clmlp_be *be, clmlp_capability what, const clmlp_layers *net, size_t batch)
 {
     (void)be;
-    clmlp_ibuf *buf = malloc(sizeof *buf);
-    uint32_t *data = n <= SIZE_MAX / sizeof(uint32_t) ? malloc(n ? n * sizeof(uint32_t) : 1) : NULL;
-    if (!buf || !data) {
-        free(buf);
-        free(data);
-        return clmlp_fail(CLMLP_ENOMEM, "cannot allocate %zu indices", n);
-    }
-    buf->n = n;
-    buf->data = data;
-    *out = buf;
-    return CLMLP_OK;
-}
-
-static void host_release_indices(clmlp_be *be, clmlp_ibuf *buf)
-{
-    (void)be;
-    if (buf) {
-        free(buf->data);
-        free(buf);
-    }
-}
-
-static clmlp_status host_upload_indices(clmlp_be *be, clmlp_ibuf *dst, const uint32_t *src, size_t n)
-{
-    (void)be;
-    if (n > dst->n)
-        return clmlp_fail(CLMLP_EINVAL, "upload of %zu indices into a buffer of %zu", n, dst->n);
-    memcpy(dst->data, src, n * sizeof *src);
-    return CLMLP_OK;
-}
-
-static clmlp_status host_alloc_bytes(clmlp_be *be, size_t n, clmlp_bbuf **out)
-{
-    (void)be;
-    clmlp_bbuf *buf = malloc(sizeof *buf);
-    uint8_t *data = malloc(n ? n : 1);
-    if (!buf || !data) {
-        free(buf);
-        free(data);
-        return clmlp_fail(CLMLP_ENOMEM, "cannot allocate %zu bytes", n);
-    }
-    *buf = (clmlp_bbuf){.n = n, .data = data};
-    *out = buf;
-    return CLMLP_OK;
-}
-
-static void host_release_bytes(clmlp_be *be, clmlp_bbuf *buf)
-{
-    (void)be;
-    if (buf) {
-        free(buf->data);
-        free(buf);
-    }
-}
-
-static clmlp_status host_upload_bytes(clmlp_be *be, clmlp_bbuf *dst, size_t offset, const uint8_t *src, size_t n)
-{
-    (void)be;
-    if (offset > dst->n || n > dst->n - offset)
-        return clmlp_fail(CLMLP_EINVAL, "upload of %zu bytes at %zu into a buffer of %zu", n, offset, dst->n);
-    memcpy(dst->data + offset, src, n);
-    return CLMLP_OK;
-}
-
-static clmlp_status host_download(clmlp_be *be, const clmlp_buf *src, double *dst, size_t n)
-{
-    if (n > src->n)
-        return clmlp_fail(CLMLP_EINVAL, "download of %zu elements from a buffer of %zu", n, src->n);
-    if (is_f32(be))
-        for (size_t e = 0; e < n; e++)
-            dst[e] = F32(src)[e];
-    else
-        memcpy(dst, src->data, n * sizeof(double));
-    return CLMLP_OK;
+    (void)what;
+    (void)net;
+    (void)batch;
+    return 0;
 }
 
 static clmlp_status host_forward_layer(clmlp_be *be, size_t batch, size_t n_in, size_t n_out,
@@ -210,16 +113,6 @@ static clmlp_status host_backprop_delta(clmlp_be *be, size_t batch, size_t n, si
     return CLMLP_OK;
 }
 
-static clmlp_status host_sech2_mul(clmlp_be *be, size_t count, const clmlp_buf *z,
-                                   const clmlp_buf *g, clmlp_buf *out)
-{
-    if (is_f32(be))
-        sech2_mul_f32(count, F32(z), F32(g), F32(out));
-    else
-        sech2_mul_f64(count, F64(z), F64(g), F64(out));
-    return CLMLP_OK;
-}
-
 static clmlp_status host_weight_grad(clmlp_be *be, size_t batch, size_t n_in, size_t n_out,
                                      const clmlp_buf *delta, const clmlp_buf *a_prev,
                                      clmlp_buf *dW, clmlp_buf *db)
@@ -231,45 +124,35 @@ static clmlp_status host_weight_grad(clmlp_be *be, size_t batch, size_t n_in, si
     return CLMLP_OK;
 }
 
-static clmlp_status host_sgd_update(clmlp_be *be, size_t count, double lr, const clmlp_buf *grad,
-                                    clmlp_buf *param)
-{
-    if (is_f32(be))
-        sgd_update_f32(count, (float)lr, F32(grad), F32(param));
-    else
-        sgd_update_f64(count, lr, F64(grad), F64(param));
-    return CLMLP_OK;
-}
-
-static clmlp_status host_gather_pixels(clmlp_be *be, const clmlp_bbuf *src, size_t cols, const clmlp_ibuf *idx,
+static clmlp_status host_gather_pixels(clmlp_be *be, const clmlp_buf *src, size_t cols, const clmlp_buf *idx,
                                        size_t first, size_t rows, double scale, double shift, clmlp_buf *dst)
 {
     if (is_f32(be))
-        gather_pixels_f32(src->data, cols, idx->data + first, rows, (float)scale, (float)shift, F32(dst));
+        gather_pixels_f32(BYTES(src), cols, INDICES(idx) + first, rows, (float)scale, (float)shift, F32(dst));
     else
-        gather_pixels_f64(src->data, cols, idx->data + first, rows, scale, shift, F64(dst));
+        gather_pixels_f64(BYTES(src), cols, INDICES(idx) + first, rows, scale, shift, F64(dst));
     return CLMLP_OK;
 }
 
-static clmlp_status host_gather_rows(clmlp_be *be, const clmlp_buf *src, size_t cols, const clmlp_ibuf *idx,
+static clmlp_status host_gather_rows(clmlp_be *be, const clmlp_buf *src, size_t cols, const clmlp_buf *idx,
                                      size_t first, size_t rows, clmlp_buf *dst)
 {
     if (is_f32(be))
-        gather_rows_f32(F32(src), cols, idx->data + first, rows, F32(dst));
+        gather_rows_f32(F32(src), cols, INDICES(idx) + first, rows, F32(dst));
     else
-        gather_rows_f64(F64(src), cols, idx->data + first, rows, F64(dst));
+        gather_rows_f64(F64(src), cols, INDICES(idx) + first, rows, F64(dst));
     return CLMLP_OK;
 }
 
-static clmlp_status host_sgd_momentum(clmlp_be *be, size_t count, double lr, double grad_scale, double momentum,
-                                      double weight_decay, const clmlp_buf *grad, clmlp_buf *velocity,
-                                      clmlp_buf *param)
+static clmlp_status host_sgd_momentum(clmlp_be *be, size_t count, const clmlp_sgd *sgd, const clmlp_buf *grad,
+                                      clmlp_buf *velocity, clmlp_buf *param)
 {
     if (is_f32(be))
-        sgd_momentum_f32(count, (float)lr, (float)grad_scale, (float)momentum, (float)weight_decay, F32(grad),
-                         F32(velocity), F32(param));
+        sgd_momentum_f32(count, (float)sgd->lr, (float)sgd->grad_scale, (float)sgd->momentum, (float)sgd->weight_decay,
+                         F32(grad), velocity ? F32(velocity) : NULL, F32(param));
     else
-        sgd_momentum_f64(count, lr, grad_scale, momentum, weight_decay, F64(grad), F64(velocity), F64(param));
+        sgd_momentum_f64(count, sgd->lr, sgd->grad_scale, sgd->momentum, sgd->weight_decay, F64(grad),
+                         velocity ? F64(velocity) : NULL, F64(param));
     return CLMLP_OK;
 }
 
@@ -295,26 +178,19 @@ static clmlp_status host_confusion_update(clmlp_be *be, size_t batch, size_t n, 
 
 static const clmlp_backend_ops host_ops = {
     .destroy = host_destroy,
-    .alloc = host_alloc,
-    .release = host_release,
-    .upload = host_upload,
-    .download = host_download,
+    .mem_alloc = host_mem_alloc,
+    .mem_free = host_mem_free,
+    .mem_write = host_mem_write,
+    .mem_read = host_mem_read,
     .fill = host_fill,
-    .alloc_indices = host_alloc_indices,
-    .release_indices = host_release_indices,
-    .upload_indices = host_upload_indices,
-    .alloc_bytes = host_alloc_bytes,
-    .release_bytes = host_release_bytes,
-    .upload_bytes = host_upload_bytes,
+    .can = host_can,
     .forward_layer = host_forward_layer,
     .output_delta = host_output_delta,
     .backprop_delta = host_backprop_delta,
-    .sech2_mul = host_sech2_mul,
     .weight_grad = host_weight_grad,
-    .sgd_update = host_sgd_update,
+    .sgd_momentum = host_sgd_momentum,
     .gather_rows = host_gather_rows,
     .gather_pixels = host_gather_pixels,
-    .sgd_momentum = host_sgd_momentum,
     .batch_stats = host_batch_stats,
     .confusion_update = host_confusion_update,
 };

@@ -32,9 +32,9 @@
 extern "C" {
 #endif
 
-#define CLMLP_VERSION_MAJOR 0
-#define CLMLP_VERSION_MINOR 1
-#define CLMLP_VERSION_PATCH 0
+/* CLMLP_VERSION_MAJOR, _MINOR, _PATCH and CLMLP_VERSION_STRING, generated from
+ * the CMake project's version; clmlp_version() returns the library's own string. */
+#include "clmlp_version.h"
 
 /* ---- status codes and errors ------------------------------------------- */
 
@@ -65,19 +65,33 @@ typedef enum {
     CLMLP_LOSS_SOFTMAX_CE = 1 /* tanh hidden layers, linear last layer, softmax cross-entropy summed over the batch */
 } clmlp_loss;
 
+/* What computes the matrix products of a batch > 1 on an OpenCL device. */
+typedef enum {
+    CLMLP_PRODUCTS_AUTO = 0,    /* OWN on CPU devices, CLBLAST elsewhere */
+    CLMLP_PRODUCTS_OWN = 1,     /* clmlp's register-tiled kernels with fused epilogues */
+    CLMLP_PRODUCTS_CLBLAST = 2, /* CLBlast's GEMM, tuned for GPUs, with separate epilogues */
+    CLMLP_PRODUCTS_SIMPLE = 3   /* one work-item per output, as batch 1 always runs */
+} clmlp_products;
+
 typedef struct clmlp_config {
     /* AUTO: the OpenCL device if one is usable, else the host path. */
     clmlp_backend backend;
     /* F32 computes in float on the device and on the host; the API still speaks double. */
     clmlp_dtype dtype;
     clmlp_loss loss;
-    /* -1: choose. With platform = device = -1 the environment variable CLMLP_DEVICE
-     * decides ("gpu", "cpu", "P:D"); without it: the first GPU, else the first device. */
+    /* The OpenCL device: platform and device indices (-1: choose), or with both -1 the
+     * spec "gpu" (the first GPU), "cpu" (the first CPU device) or "P:D"; an empty spec
+     * leaves the choice open: then the environment variable CLMLP_DEVICE, the same
+     * spec, decides, and without it the first GPU, else the first device. */
     int platform, device;
+    char device_spec[32];
+    /* AUTO leaves the choice to CLMLP_GEMM (auto, own, clblast, simple), else the rule
+     * of CLMLP_PRODUCTS_AUTO. */
+    clmlp_products products;
     uint64_t seed; /* weight init like nn.Linear: W, b ~ U(−1/√n_{l-1}, 1/√n_{l-1}) */
 } clmlp_config;
 
-/* AUTO, F64, MSE, platform -1, device -1, seed 0. */
+/* AUTO, F64, MSE, platform -1, device -1, device_spec "", products AUTO, seed 0. */
 CLMLP_API void clmlp_config_init(clmlp_config *cfg);
 
 /* ---- the network -------------------------------------------------------- */

@@ -46,7 +46,7 @@ inline real sech2(real z)
         T x = fabs(z), s = z * z;                                                            \
         T small = TANH_SMALL_FIT(T, z, s);                                                   \
         T large = copysign((T)1 - (T)2 / (exp((T)2 * x) + (T)1), z);                         \
-        return x < (T)0.625 ? small : large;                                                 \
+        return x < (T)0.625f ? small : large;                                                \
     }
 DEFINE_TANH_EXP(real, tanh_exp)
 DEFINE_TANH_EXP(real4, tanh_exp4)

@@ -132,11 +132,3 @@ __kernel void bias_grad(uint batch, uint n_out, __global const real *delta, __gl
         s += delta[i * n_out + j];
     db[j] = s;
 }
-
-/* param -= lr*grad. Global size count. */
-__kernel void sgd_update(uint count, real lr, __global const real *grad, __global real *param)
-{
-    size_t e = get_global_id(0);
-    if (e < count)
-        param[e] -= lr * grad[e];
-}

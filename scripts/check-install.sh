@@ -1,6 +1,6 @@
 #!/bin/sh
 # Checks the installed package: installs clmlp into a temporary prefix, checks what is
-# there (header, libraries with SONAME, command, CMake package, clmlp.pc), then builds
+# there (headers, libraries with SONAME, command, CMake package, clmlp.pc), then builds
 # examples/train_mnist.c against the *installed* library three ways — CMake with
 # clmlp::clmlp, pkg-config, CMake with clmlp::clmlp_static — and runs each on a few
 # Fashion-MNIST images, requiring a test accuracy and exit status 0.
@@ -56,24 +56,33 @@ pc=$(find "$prefix" -path '*/pkgconfig/clmlp.pc' | head -n 1)
 [ -n "$pc" ] || fail "no pkgconfig/clmlp.pc under $prefix"
 pcdir=$(dirname "$pc")
 libdir=$(dirname "$pcdir")
-for f in "$prefix/include/clmlp.h" "$prefix/bin/clmlp" "$libdir/libclmlp.a" "$libdir/libclmlp.so" \
-         "$libdir/libclmlp.so.0" "$libdir/cmake/clmlp/clmlpConfig.cmake" \
+# The SONAME follows the version: libclmlp.so.MAJOR, or libclmlp.so.0.MINOR while MAJOR is 0.
+pc_version=$(sed -n 's/^Version: //p' "$pc")
+major=${pc_version%%.*}
+minor=${pc_version#*.}
+minor=${minor%%.*}
+if [ "$major" -gt 0 ]; then expected_soname=libclmlp.so.$major; else expected_soname=libclmlp.so.0.$minor; fi
+for f in "$prefix/include/clmlp.h" "$prefix/include/clmlp_version.h" "$prefix/bin/clmlp" "$libdir/libclmlp.a" \
+         "$libdir/libclmlp.so" "$libdir/$expected_soname" "$libdir/libclmlp.so.$pc_version" \
+         "$libdir/cmake/clmlp/clmlpConfig.cmake" \
          "$libdir/cmake/clmlp/clmlpConfigVersion.cmake" "$libdir/cmake/clmlp/clmlpTargets.cmake" \
          "$libdir/cmake/clmlp/clmlpStaticTargets.cmake"; do
     [ -e "$f" ] || fail "not installed: $f"
 done
 echo "installed under $prefix:"
 (cd "$prefix" && find . ! -type d | sort | sed 's/^\.\//    /')
+grep -qx "#define CLMLP_VERSION_STRING \"$pc_version\"" "$prefix/include/clmlp_version.h" ||
+    fail "clmlp_version.h and clmlp.pc disagree on the version ($pc_version)"
 
 soname=$(readelf -d "$libdir/libclmlp.so" | sed -n 's/.*(SONAME).*\[\(.*\)\].*/\1/p')
-[ "$soname" = libclmlp.so.0 ] || fail "SONAME of libclmlp.so is '$soname', not libclmlp.so.0"
+[ "$soname" = "$expected_soname" ] || fail "SONAME of libclmlp.so is '$soname', not $expected_soname"
 echo "SONAME: $soname"
 
 # the installed command, without LD_LIBRARY_PATH (its RUNPATH finds the installed library)
 version=$("$prefix/bin/clmlp" --version) || fail "$prefix/bin/clmlp --version failed"
 echo "$prefix/bin/clmlp --version: $version"
 case "$version" in "clmlp "[0-9]*) ;; *) fail "unexpected --version output: $version" ;; esac
-"$prefix/bin/clmlp" --version | grep -qx "clmlp $(sed -n 's/^Version: //p' "$pc")" ||
+"$prefix/bin/clmlp" --version | grep -qxF "clmlp $pc_version" ||
     fail "clmlp --version and clmlp.pc disagree"
 
 PKG_CONFIG_PATH=$pcdir
@@ -107,14 +116,14 @@ cmake -S examples -B "$tmp/cmake-shared" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_B
 grep -qx "clmlp_DIR:PATH=$libdir/cmake/clmlp" "$tmp/cmake-shared/CMakeCache.txt" ||
     fail "examples/ did not find the package installed in $prefix: $(grep '^clmlp_DIR' "$tmp/cmake-shared/CMakeCache.txt")"
 cmake --build "$tmp/cmake-shared"
-needed "$tmp/cmake-shared/train_mnist" | grep -qx libclmlp.so.0 || fail "(a) does not link libclmlp.so.0"
+needed "$tmp/cmake-shared/train_mnist" | grep -qxF "$soname" || fail "(a) does not link $soname"
 run_example cmake-shared "$tmp/cmake-shared/train_mnist"
 
 echo "== (b) pkg-config: \$(pkg-config --cflags --libs clmlp)"
 # shellcheck disable=SC2046 # word splitting of pkg-config's output is wanted
 "$cc" -std=c11 -Wall -Wextra -Wpedantic -Werror -O2 "$root/examples/train_mnist.c" -o "$tmp/train_mnist_pkgconfig" \
     $(pkg-config --cflags --libs clmlp) -Wl,-rpath,"$(pkg-config --variable=libdir clmlp)"
-needed "$tmp/train_mnist_pkgconfig" | grep -qx libclmlp.so.0 || fail "(b) does not link libclmlp.so.0"
+needed "$tmp/train_mnist_pkgconfig" | grep -qxF "$soname" || fail "(b) does not link $soname"
 run_example pkg-config "$tmp/train_mnist_pkgconfig"
 
 echo "== (c) CMake: find_package(clmlp CONFIG COMPONENTS static), clmlp::clmlp_static"

@@ -49,7 +49,7 @@ static clmlp_status fit_normalization(clmlp_preprocess *pp, const uint8_t *image
 static clmlp_status upload_chunks(clmlp_dataset *d, const clmlp_preprocess *pp, const uint8_t *images,
                                   const uint8_t *labels, size_t rows, size_t cols)
 {
-    const clmlp_backend_ops *ops = d->net->be->ops;
+    clmlp_be *be = d->net->be;
     double on = 1.0, off = pp->target == CLMLP_TARGET_ONEHOT_PM1 ? -1.0 : 0.0;
     uint8_t *x = clmlp_alloc_array(CHUNK, d->n_in); /* the sizes were checked against count */
     double *y = clmlp_alloc_array((size_t)CHUNK * d->n_out, sizeof *y);
@@ -60,9 +60,9 @@ static clmlp_status upload_chunks(clmlp_dataset *d, const clmlp_preprocess *pp, 
         for (size_t i = 0; i < n; i++)
             for (size_t k = 0; k < d->n_out; k++)
                 y[i * d->n_out + k] = labels[first + i] == k ? on : off;
-        s = ops->upload_bytes(d->net->be, d->pixels, first * d->n_in, x, n * d->n_in);
+        s = clmlp_buf_upload_raw(be, d->pixels, first * d->n_in, x, n * d->n_in);
         if (s == CLMLP_OK)
-            s = ops->upload(d->net->be, d->y, first * d->n_out, y, n * d->n_out);
+            s = clmlp_buf_upload(be, d->y, first * d->n_out, y, n * d->n_out);
     }
     free(x);
     free(y);
@@ -76,9 +76,9 @@ static clmlp_status upload_identity(clmlp_dataset *d)
         return clmlp_fail(CLMLP_ENOMEM, "cannot allocate %zu indices", d->count);
     for (size_t i = 0; i < d->count; i++)
         order[i] = (uint32_t)i;
-    clmlp_status s = d->net->be->ops->alloc_indices(d->net->be, d->count, &d->identity);
+    clmlp_status s = clmlp_buf_alloc(d->net->be, CLMLP_BUF_INDEX, d->count, &d->identity);
     if (s == CLMLP_OK)
-        s = d->net->be->ops->upload_indices(d->net->be, d->identity, order, d->count);
+        s = clmlp_buf_upload_raw(d->net->be, d->identity, 0, order, d->count);
     free(order);
     return s;
 }
@@ -108,11 +108,10 @@ clmlp_status clmlp_dataset_create(clmlp_net *net, const uint8_t *images, const u
     if (!d)
         return clmlp_fail(CLMLP_ENOMEM, "cannot allocate a dataset");
     *d = (clmlp_dataset){.net = net, .count = count, .n_in = n_in, .n_out = n_out};
-    const clmlp_backend_ops *ops = net->be->ops;
     clmlp_preprocess_affine(&fitted, &d->x_scale, &d->x_shift);
-    clmlp_status s = ops->alloc_bytes(net->be, count * n_in, &d->pixels);
+    clmlp_status s = clmlp_buf_alloc(net->be, CLMLP_BUF_BYTE, count * n_in, &d->pixels);
     if (s == CLMLP_OK)
-        s = ops->alloc(net->be, count * n_out, &d->y);
+        s = clmlp_buf_alloc(net->be, CLMLP_BUF_REAL, count * n_out, &d->y);
     if (s == CLMLP_OK)
         s = upload_chunks(d, &fitted, images, labels, rows, cols);
     if (s == CLMLP_OK)
@@ -154,10 +153,9 @@ void clmlp_dataset_destroy(clmlp_dataset *d)
 {
     if (!d)
         return;
-    const clmlp_backend_ops *ops = d->net->be->ops;
-    ops->release_bytes(d->net->be, d->pixels);
-    ops->release(d->net->be, d->y);
-    ops->release_indices(d->net->be, d->identity);
+    clmlp_buf_release(d->net->be, d->pixels);
+    clmlp_buf_release(d->net->be, d->y);
+    clmlp_buf_release(d->net->be, d->identity);
     free(d);
 }
 

@@ -2,19 +2,37 @@
  * The IDX reader (the MNIST file format): a big-endian header — two zero bytes, the
  * element type (0x08: unsigned byte), the number of dimensions — then one 32-bit
  * big-endian size per dimension and the elements. zlib reads gzip and raw files alike.
- * The buffer grows with what is actually read, so a header that claims gigabytes in a
- * short file costs nothing.
+ *
+ * Nothing is sized by the header alone. A raw regular file's size is known up front:
+ * it must be exactly the header plus the claimed elements, checked before the data is
+ * read, and the buffer is then allocated once. Input whose size is not known (gzip, a
+ * pipe, a device) is refused when it claims more than IDX_MAX_STREAMED elements, a
+ * gzip file also when the claim exceeds what its compressed size can expand to; past
+ * that the buffer starts at 1 MiB and at most doubles, only as data actually arrives.
+ * A directory is CLMLP_EIO.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "checked.h"
 #include "clmlp.h"
 #include "error.h"
 
-enum { IDX_MAX_DIMS = 4, IDX_TYPE_UBYTE = 0x08 };
+enum { IDX_MAX_DIMS = 4, IDX_TYPE_UBYTE = 0x08, IDX_FIRST_BUFFER = 1 << 20 };
+
+/* The most elements (bytes) a gzip or streamed IDX file may claim, 4 GiB: far beyond
+ * any MNIST-like data set, and a bound on what a pipe that never ends can make us hold. */
+#define IDX_MAX_STREAMED ((uint64_t)1 << 32)
+
+/* deflate expands at most 1032:1 (a 258-byte match coded in 2 bits); the slack covers
+ * rounding at the start of a stream. Concatenated gzip members only add overhead. */
+enum { DEFLATE_MAX_RATIO = 1032, DEFLATE_SLACK = 4096 };
 
 struct clmlp_idx {
     size_t ndims;
@@ -38,17 +56,28 @@ static int read_full(gzFile f, void *dst, size_t n, size_t *got)
     return done == n;
 }
 
+/* zlib's message without the "<fd:N>: " that gzdopen names the file by. */
+static const char *zlib_message(gzFile f, int *zerr)
+{
+    const char *msg = gzerror(f, zerr);
+    const char *rest = strncmp(msg, "<fd:", 4) == 0 ? strstr(msg, ">: ") : NULL;
+    return rest ? rest + 3 : msg;
+}
+
 static clmlp_status stream_error(gzFile f, const char *path, const char *what, size_t got, size_t want)
 {
     int zerr = 0;
     int err = errno;
-    const char *msg = gzerror(f, &zerr); /* zlib's message starts with the path */
+    const char *msg = zlib_message(f, &zerr);
     if (zerr == Z_ERRNO)
         return clmlp_fail(CLMLP_EIO, "%s: cannot read the %s: %s", path, what, strerror(err));
     if (zerr != Z_OK && zerr != Z_BUF_ERROR)
-        return clmlp_fail(CLMLP_EFORMAT, "%s (in the %s)", msg, what);
+        return clmlp_fail(CLMLP_EFORMAT, "%s: %s (in the %s)", path, msg, what);
     return clmlp_fail(CLMLP_EFORMAT, "%s: truncated %s: %zu of %zu bytes", path, what, got, want);
 }
+
+/* The magic and the sizes. */
+static size_t header_size(const clmlp_idx *idx) { return 4 + 4 * idx->ndims; }
 
 static clmlp_status read_header(gzFile f, const char *path, clmlp_idx *idx)
 {
@@ -77,13 +106,49 @@ static clmlp_status read_header(gzFile f, const char *path, clmlp_idx *idx)
         if (!clmlp_mul_ok(idx->count, idx->dims[d], &idx->count))
             return clmlp_fail(CLMLP_EFORMAT, "%s: IDX dimensions overflow size_t", path);
     }
+    if (idx->count > SIZE_MAX - header_size(idx)) /* so that the whole file's size fits too */
+        return clmlp_fail(CLMLP_EFORMAT, "%s: IDX dimensions overflow size_t", path);
     return CLMLP_OK;
 }
 
-/* Reads count elements, growing the buffer as data arrives. */
-static clmlp_status read_elements(gzFile f, const char *path, clmlp_idx *idx)
+/* Refutes the header's claim from what is known of the input, before anything sized by
+ * it is allocated. *exact: a raw regular file of exactly the claimed size. */
+static clmlp_status check_claim(gzFile f, const char *path, const struct stat *st, const clmlp_idx *idx, int *exact)
 {
-    size_t cap = idx->count < (1u << 20) ? idx->count : (1u << 20), have = 0;
+    size_t header = header_size(idx), claim = header + idx->count; /* no overflow: read_header */
+    int gzip = !gzdirect(f);
+    *exact = 0;
+    if (!gzip && S_ISREG(st->st_mode)) {
+        if (st->st_size < 0 || (uintmax_t)st->st_size != claim)
+            return clmlp_fail(CLMLP_EFORMAT,
+                              "%s: the header claims %zu bytes (%zu of header, %zu elements) "
+                              "but the file has %jd bytes (%s)",
+                              path, claim, header, idx->count, (intmax_t)st->st_size,
+                              (uintmax_t)st->st_size < claim ? "truncated" : "trailing bytes");
+        *exact = 1;
+        return CLMLP_OK;
+    }
+    if ((uint64_t)idx->count > IDX_MAX_STREAMED)
+        return clmlp_fail(CLMLP_EFORMAT,
+                          "%s: the header claims %zu elements, more than the %" PRIu64 " a %s IDX file may hold", path,
+                          idx->count, IDX_MAX_STREAMED, gzip ? "compressed" : "streamed");
+    if (gzip && S_ISREG(st->st_mode) && st->st_size >= 0 &&
+        (uint64_t)st->st_size <= (UINT64_MAX - DEFLATE_SLACK) / DEFLATE_MAX_RATIO) {
+        uint64_t most = (uint64_t)st->st_size * DEFLATE_MAX_RATIO + DEFLATE_SLACK;
+        if ((uint64_t)claim > most)
+            return clmlp_fail(CLMLP_EFORMAT,
+                              "%s: the header claims %zu bytes but %jd bytes of gzip expand to at "
+                              "most %" PRIu64 " (deflate's %d:1)",
+                              path, claim, (intmax_t)st->st_size, most, DEFLATE_MAX_RATIO);
+    }
+    return CLMLP_OK;
+}
+
+/* Reads count elements: into one buffer of that size when the claim was checked against
+ * the file's size, otherwise into a buffer that at most doubles as data arrives. */
+static clmlp_status read_elements(gzFile f, const char *path, clmlp_idx *idx, int exact)
+{
+    size_t cap = exact || idx->count < IDX_FIRST_BUFFER ? idx->count : IDX_FIRST_BUFFER, have = 0;
     idx->data = malloc(cap ? cap : 1);
     if (!idx->data)
         return clmlp_fail(CLMLP_ENOMEM, "%s: cannot allocate %zu bytes", path, cap);
@@ -110,9 +175,9 @@ static clmlp_status read_elements(gzFile f, const char *path, clmlp_idx *idx)
     /* Z_BUF_ERROR here is zlib's "unexpected end of file": a gzip stream cut after the
      * last element (end of the deflate data or the CRC trailer missing) */
     int zerr = 0;
-    const char *msg = gzerror(f, &zerr);
+    const char *msg = zlib_message(f, &zerr);
     if (zerr != Z_OK)
-        return clmlp_fail(CLMLP_EFORMAT, "%s", msg);
+        return clmlp_fail(CLMLP_EFORMAT, "%s: %s", path, msg);
     return CLMLP_OK;
 }
 
@@ -120,15 +185,29 @@ clmlp_status clmlp_idx_load(const char *path, clmlp_idx **out)
 {
     if (!path || !out)
         return clmlp_fail(CLMLP_EINVAL, "clmlp_idx_load: %s is NULL", !path ? "path" : "out");
-    errno = 0;
-    gzFile f = gzopen(path, "rb");
-    if (!f)
-        return clmlp_fail(errno == ENOMEM ? CLMLP_ENOMEM : CLMLP_EIO, "%s: cannot open: %s", path,
-                          errno ? strerror(errno) : "zlib error");
+    /* one descriptor for both fstat and zlib, so the size checked is the file read;
+     * a FIFO blocks here until its writer opens it, as any reader of a FIFO does */
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return clmlp_fail(errno == ENOMEM ? CLMLP_ENOMEM : CLMLP_EIO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    int err = fstat(fd, &st) != 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR : 0;
+    if (err) {
+        close(fd);
+        return clmlp_fail(CLMLP_EIO, "%s: cannot read: %s", path, strerror(err));
+    }
+    gzFile f = gzdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        return clmlp_fail(CLMLP_ENOMEM, "%s: cannot open: out of memory for zlib", path);
+    }
     clmlp_idx *idx = calloc(1, sizeof *idx);
     clmlp_status s = idx ? read_header(f, path, idx) : clmlp_fail(CLMLP_ENOMEM, "cannot allocate an IDX handle");
+    int exact = 0;
     if (s == CLMLP_OK)
-        s = read_elements(f, path, idx);
+        s = check_claim(f, path, &st, idx, &exact);
+    if (s == CLMLP_OK)
+        s = read_elements(f, path, idx, exact);
     gzclose(f);
     if (s != CLMLP_OK) {
         clmlp_idx_free(idx);

@@ -3,8 +3,9 @@
  * dtype, preprocessing and every weight as IEEE-754 binary64, all little-endian and
  * written byte by byte, then a CRC-32 of everything before it.
  *
- * Saving writes a temporary file beside the target, syncs it and renames it over the
- * target, then syncs the directory: a crash leaves the old file or the new one.
+ * Saving goes through atomic_file.h (a temporary file beside the target, synced, renamed
+ * over it, the directory synced): a crash leaves the old file or the new one, and what is
+ * not a regular file (a device node, a FIFO, a directory) is never replaced.
  * Loading reads the whole file (at most CLMLP_MODEL_MAX_BYTES), checks the layout
  * against the actual length before allocating anything sized by the header, then the
  * checksum, then every field; only then is the net created. The net is reached only
@@ -22,6 +23,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "atomic_file.h"
 #include "checked.h"
 #include "clmlp.h"
 #include "error.h"
@@ -225,7 +227,8 @@ static clmlp_status write_model(writer *w, const clmlp_net *net, const uint64_t 
         }
         for (size_t l = 1; l < n_sizes && s == CLMLP_OK && !w->err; l++) {
             size_t rows = (size_t)sizes[l], cols = (size_t)sizes[l - 1];
-            double *W = malloc(rows * cols * sizeof *W), *b = malloc(rows * sizeof *b);
+            /* clmlp_create checked rows · cols */
+            double *W = clmlp_alloc_array(rows * cols, sizeof *W), *b = clmlp_alloc_array(rows, sizeof *b);
             if (!W || !b)
                 s = clmlp_fail(CLMLP_ENOMEM, "%s: cannot allocate layer %zu (%zu × %zu weights)", path, l, rows,
                                cols);
@@ -249,41 +252,27 @@ static clmlp_status write_model(writer *w, const clmlp_net *net, const uint64_t 
     return CLMLP_OK;
 }
 
-/* The directory holding path: "." without a slash, "/" for files at the root. */
-static char *directory_of(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    size_t n = !slash ? 1 : slash == path ? 1 : (size_t)(slash - path);
-    char *dir = malloc(n + 1);
-    if (!dir)
-        return NULL;
-    if (!slash)
-        memcpy(dir, ".", 1);
-    else
-        memcpy(dir, path, n);
-    dir[n] = '\0';
-    return dir;
-}
+/* What emit_model writes, and the status of its writing. */
+typedef struct model_job {
+    const clmlp_net *net;
+    const uint64_t *sizes;
+    size_t n_sizes;
+    const clmlp_preprocess *pp;
+    const uint64_t *epochs_done;
+    const char *path;
+    clmlp_status status; /* when not CLMLP_OK, the detail message is already set */
+} model_job;
 
-/* Makes the rename durable. File systems that cannot sync a directory say EINVAL. */
-static clmlp_status sync_directory(const char *path)
+/* The model through the checksumming writer, for clmlp_atomic_write. */
+static int emit_model(FILE *f, void *user)
 {
-    char *dir = directory_of(path);
-    if (!dir)
-        return clmlp_fail(CLMLP_ENOMEM, "%s: cannot allocate the directory name", path);
-    clmlp_status s = CLMLP_OK;
-    int fd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (fd < 0)
-        s = clmlp_fail(CLMLP_EIO, "%s: written, but its directory %s cannot be opened to sync it: %s", path, dir,
-                       strerror(errno));
-    else {
-        if ((clmlp_fault_hit(CLMLP_FAULT_FSYNC) ? (errno = EIO, -1) : fsync(fd)) != 0 && errno != EINVAL)
-            s = clmlp_fail(CLMLP_EIO, "%s: written, but syncing its directory %s failed: %s", path, dir,
-                           strerror(errno));
-        close(fd);
-    }
-    free(dir);
-    return s;
+    model_job *job = user;
+    writer w = {f, crc32(0L, Z_NULL, 0), 0};
+    job->status = write_model(&w, job->net, job->sizes, job->n_sizes, job->pp, job->epochs_done, job->path);
+    if (job->status == CLMLP_OK)
+        return 0;
+    errno = w.err > 0 ? w.err : EIO;
+    return -1;
 }
 
 static clmlp_status save(const clmlp_net *net, const clmlp_preprocess *pp, const uint64_t *epochs_done,
@@ -316,51 +305,20 @@ static clmlp_status save(const clmlp_net *net, const clmlp_preprocess *pp, const
                           path, n_sizes - 1, MAX_SIZES);
     }
 
-    /* path + ".tmp.XXXXXX" in the same directory, so the rename stays on one file system */
-    static const char suffix[] = ".tmp.XXXXXX";
-    size_t len = strlen(path);
-    char *tmp = malloc(len + sizeof suffix);
-    if (!tmp) {
-        free(sizes);
-        return clmlp_fail(CLMLP_ENOMEM, "%s: cannot allocate the temporary name", path);
-    }
-    memcpy(tmp, path, len);
-    memcpy(tmp + len, suffix, sizeof suffix);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        s = clmlp_fail(CLMLP_EIO, "%s: cannot create a temporary file beside it: %s", path, strerror(errno));
-        free(tmp);
-        free(sizes);
-        return s;
-    }
-    /* mkstemp makes 0600: keep the mode of the file replaced, else 0644 */
-    struct stat old;
-    mode_t mode = stat(path, &old) == 0 && S_ISREG(old.st_mode) ? old.st_mode & 0777 : 0644;
-    writer w = {NULL, crc32(0L, Z_NULL, 0), 0};
-    if (fchmod(fd, mode) != 0)
-        s = clmlp_fail(CLMLP_EIO, "%s: cannot set the mode of %s: %s", path, tmp, strerror(errno));
-    else if (!(w.f = fdopen(fd, "wb")))
-        s = clmlp_fail(CLMLP_EIO, "%s: cannot open %s for writing: %s", path, tmp, strerror(errno));
-    if (s != CLMLP_OK)
-        close(fd);
-    else {
-        s = write_model(&w, net, sizes, n_sizes, pp, epochs_done, path);
-        if (s == CLMLP_OK && fflush(w.f) != 0)
-            s = clmlp_fail(CLMLP_EIO, "%s: cannot write %s: %s", path, tmp, strerror(errno));
-        if (s == CLMLP_OK && (clmlp_fault_hit(CLMLP_FAULT_FSYNC) ? (errno = EIO, -1) : fsync(fileno(w.f))) != 0)
-            s = clmlp_fail(CLMLP_EIO, "%s: cannot sync %s: %s", path, tmp, strerror(errno));
-        if (fclose(w.f) != 0 && s == CLMLP_OK)
-            s = clmlp_fail(CLMLP_EIO, "%s: cannot close %s: %s", path, tmp, strerror(errno));
-    }
-    if (s == CLMLP_OK && rename(tmp, path) != 0)
-        s = clmlp_fail(CLMLP_EIO, "%s: cannot rename %s over it: %s", path, tmp, strerror(errno));
-    if (s != CLMLP_OK)
-        unlink(tmp);
-    else
-        s = sync_directory(path);
-    free(tmp);
+    /* beside the target, synced, renamed over it, the directory synced (atomic_file.h) */
+    model_job job = {net, sizes, n_sizes, pp, epochs_done, path, CLMLP_OK};
+    const char *what = NULL;
+    int result = clmlp_atomic_write(path, emit_model, &job, &what), err = errno;
     free(sizes);
-    return s;
+    if (result == CLMLP_ATOMIC_DONE)
+        return CLMLP_OK;
+    if (job.status != CLMLP_OK)
+        return job.status;
+    if (result == CLMLP_ATOMIC_REFUSED)
+        return clmlp_fail(CLMLP_EIO, "%s: exists and is not a regular file (%s): refusing to replace it", path, what);
+    if (result == CLMLP_ATOMIC_NOT_DURABLE)
+        return clmlp_fail(CLMLP_EIO, "%s: written, but cannot %s: %s", path, what, strerror(err));
+    return clmlp_fail(err == ENOMEM ? CLMLP_ENOMEM : CLMLP_EIO, "%s: cannot %s: %s", path, what, strerror(err));
 }
 
 clmlp_status clmlp_save(const clmlp_net *net, const clmlp_preprocess *pp, const char *path)
@@ -473,7 +431,7 @@ static clmlp_status parse_model(const uint8_t *d, size_t len, const char *path, 
     if ((len - PREFIX_BYTES) / 8 < n_sizes)
         return clmlp_fail(CLMLP_EFORMAT, "%s: truncated: %zu bytes cannot hold %u layer sizes", path, len,
                           (unsigned)n_sizes);
-    m->sizes = malloc(n_sizes * sizeof *m->sizes); /* ≤ 8 bytes per byte of file: bounded by len */
+    m->sizes = clmlp_alloc_array(n_sizes, sizeof *m->sizes); /* ≤ 8 bytes per byte of file */
     if (!m->sizes)
         return clmlp_fail(CLMLP_ENOMEM, "%s: cannot allocate %u sizes", path, (unsigned)n_sizes);
     m->n_sizes = n_sizes;
@@ -569,7 +527,7 @@ static clmlp_status build_net(const model *m, const clmlp_config *cfg, const cha
         c = *cfg;
     c.dtype = m->dtype;
     c.loss = m->loss;
-    size_t *sizes = malloc(m->n_sizes * sizeof *sizes);
+    size_t *sizes = clmlp_alloc_array(m->n_sizes, sizeof *sizes);
     if (!sizes)
         return clmlp_fail(CLMLP_ENOMEM, "%s: cannot allocate %zu sizes", path, m->n_sizes);
     for (size_t l = 0; l < m->n_sizes; l++)
@@ -582,7 +540,8 @@ static clmlp_status build_net(const model *m, const clmlp_config *cfg, const cha
         const uint8_t *p = state ? m->velocities : m->weights;
         for (size_t l = 1; l < m->n_sizes && s == CLMLP_OK; l++) {
             size_t rows = sizes[l], cols = sizes[l - 1];
-            double *W = malloc(rows * cols * sizeof *W), *b = malloc(rows * sizeof *b);
+            /* clmlp_create checked rows · cols */
+            double *W = clmlp_alloc_array(rows * cols, sizeof *W), *b = clmlp_alloc_array(rows, sizeof *b);
             if (!W || !b)
                 s = clmlp_fail(CLMLP_ENOMEM, "%s: cannot allocate layer %zu (%zu × %zu weights)", path, l, rows,
                                cols);
@@ -635,8 +594,10 @@ clmlp_status clmlp_load_checkpoint(const char *path, const clmlp_config *cfg, cl
     }
     if (s == CLMLP_OK) {
         *out = net;
-        if (pp)
+        if (pp) {
             *pp = m.pp;
+            pp->n_inputs = (size_t)m.sizes[0];
+        }
         if (epochs_done)
             *epochs_done = (size_t)m.epochs_done;
     }

@@ -8,39 +8,14 @@
 #include <string.h>
 
 #include "checked.h"
+#include "config.h"
 #include "error.h"
 #include "net_internal.h"
+#include "step.h"
 #include "rng.h"
 
 
 /* ---- configuration ------------------------------------------------------ */
-
-void clmlp_config_init(clmlp_config *cfg)
-{
-    if (!cfg)
-        return;
-    memset(cfg, 0, sizeof *cfg);
-    cfg->backend = CLMLP_BACKEND_AUTO;
-    cfg->dtype = CLMLP_F64;
-    cfg->loss = CLMLP_LOSS_MSE;
-    cfg->platform = -1;
-    cfg->device = -1;
-    cfg->seed = 0;
-}
-
-static clmlp_status check_config(const clmlp_config *cfg)
-{
-    if (cfg->backend != CLMLP_BACKEND_AUTO && cfg->backend != CLMLP_BACKEND_OPENCL && cfg->backend != CLMLP_BACKEND_HOST)
-        return clmlp_fail(CLMLP_EINVAL, "config: unknown backend %d", (int)cfg->backend);
-    if (cfg->dtype != CLMLP_F64 && cfg->dtype != CLMLP_F32)
-        return clmlp_fail(CLMLP_EINVAL, "config: unknown dtype %d", (int)cfg->dtype);
-    if (cfg->loss != CLMLP_LOSS_MSE && cfg->loss != CLMLP_LOSS_SOFTMAX_CE)
-        return clmlp_fail(CLMLP_EINVAL, "config: unknown loss %d", (int)cfg->loss);
-    if (cfg->platform < -1 || cfg->device < -1)
-        return clmlp_fail(CLMLP_EINVAL, "config: platform %d / device %d: use -1 to choose, else an index ≥ 0",
-                          cfg->platform, cfg->device);
-    return CLMLP_OK;
-}
 
 /* ---- argument checks ---------------------------------------------------- */
 
@@ -71,7 +46,7 @@ static clmlp_status check_finite(const clmlp_net *net, const double *v, size_t r
 static clmlp_status read_finite(const clmlp_net *net, const clmlp_buf *buf, double *dst, size_t n, const char *what,
                                 size_t l)
 {
-    TRY(net->be->ops->download(net->be, buf, dst, n));
+    TRY(clmlp_buf_download(net->be, buf, dst, n));
     for (size_t i = 0; i < n; i++)
         if (!isfinite(dst[i]))
             return clmlp_fail(CLMLP_ENUMERIC, "%s[%zu] element %zu is %g: the net diverged (learning rate too large?)",
@@ -81,36 +56,18 @@ static clmlp_status read_finite(const clmlp_net *net, const clmlp_buf *buf, doub
 
 /* ---- creation ----------------------------------------------------------- */
 
-static void release_batch_state(clmlp_net *net, layer *layers, clmlp_buf *y, clmlp_buf *row_loss)
-{
-    const clmlp_backend_ops *ops = net->be->ops;
-    for (size_t l = 0; l <= net->L; l++) {
-        ops->release(net->be, layers[l].z);
-        ops->release(net->be, layers[l].a);
-        ops->release(net->be, layers[l].delta);
-    }
-    ops->release(net->be, y);
-    ops->release(net->be, row_loss);
-}
-
 void clmlp_destroy(clmlp_net *net)
 {
     if (!net)
         return;
     if (net->be && net->layers) {
-        const clmlp_backend_ops *ops = net->be->ops;
         for (size_t l = 1; l <= net->L; l++) {
-            ops->release(net->be, net->layers[l].W);
-            ops->release(net->be, net->layers[l].b);
-            ops->release(net->be, net->layers[l].dW);
-            ops->release(net->be, net->layers[l].db);
-            ops->release(net->be, net->layers[l].vW);
-            ops->release(net->be, net->layers[l].vb);
+            clmlp_layer *ly = &net->layers[l];
+            clmlp_buf *owned[] = {ly->W, ly->b, ly->dW, ly->db, ly->vW, ly->vb};
+            for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++)
+                clmlp_buf_release(net->be, owned[i]);
         }
-        ops->release(net->be, net->stats);
-        ops->release(net->be, net->confusion);
-        ops->release_indices(net->be, net->order);
-        release_batch_state(net, net->layers, net->y, net->row_loss);
+        clmlp_step_release(net);
     }
     if (net->be)
         net->be->ops->destroy(net->be);
@@ -131,9 +88,9 @@ static clmlp_status init_weights(clmlp_net *net)
         double bound = 1.0 / sqrt((double)net->n[l - 1]);
         for (size_t e = 0; e < n_w + n_b; e++)
             values[e] = bound * (2.0 * clmlp_rng_uniform(&state) - 1.0);
-        clmlp_status s = net->be->ops->upload(net->be, net->layers[l].W, 0, values, n_w);
+        clmlp_status s = clmlp_buf_upload(net->be, net->layers[l].W, 0, values, n_w);
         if (s == CLMLP_OK)
-            s = net->be->ops->upload(net->be, net->layers[l].b, 0, values + n_w, n_b);
+            s = clmlp_buf_upload(net->be, net->layers[l].b, 0, values + n_w, n_b);
         free(values);
         TRY(s);
     }
@@ -142,14 +99,13 @@ static clmlp_status init_weights(clmlp_net *net)
 
 static clmlp_status allocate_parameters(clmlp_net *net)
 {
-    const clmlp_backend_ops *ops = net->be->ops;
     for (size_t l = 1; l <= net->L; l++) {
-        layer *ly = &net->layers[l];
+        clmlp_layer *ly = &net->layers[l];
         size_t n_w = net->n[l] * net->n[l - 1];
-        TRY(ops->alloc(net->be, n_w, &ly->W));
-        TRY(ops->alloc(net->be, net->n[l], &ly->b));
-        TRY(ops->alloc(net->be, n_w, &ly->dW));
-        TRY(ops->alloc(net->be, net->n[l], &ly->db));
+        TRY(clmlp_buf_alloc(net->be, CLMLP_BUF_REAL, n_w, &ly->W));
+        TRY(clmlp_buf_alloc(net->be, CLMLP_BUF_REAL, net->n[l], &ly->b));
+        TRY(clmlp_buf_alloc(net->be, CLMLP_BUF_REAL, n_w, &ly->dW));
+        TRY(clmlp_buf_alloc(net->be, CLMLP_BUF_REAL, net->n[l], &ly->db));
     }
     return CLMLP_OK;
 }
@@ -171,11 +127,10 @@ clmlp_status clmlp_create(const size_t *sizes, size_t n_sizes, const clmlp_confi
             return clmlp_fail(CLMLP_EINVAL, "clmlp_create: layer %zu of %zu × %zu weights overflows size_t", l,
                               sizes[l], sizes[l - 1]);
     }
-    clmlp_config defaults;
-    clmlp_config_init(&defaults);
-    if (!cfg)
-        cfg = &defaults;
-    TRY(check_config(cfg));
+    clmlp_config resolved;
+    clmlp_config_init(&resolved);
+    TRY(clmlp_config_resolve(cfg ? cfg : &resolved, &resolved));
+    cfg = &resolved;
 
     clmlp_net *net = calloc(1, sizeof *net);
     if (!net)
@@ -223,8 +178,8 @@ clmlp_status clmlp_set_layer(clmlp_net *net, size_t l, const double *W, const do
     TRY(check_finite(net, W, net->n[l], net->n[l - 1], "W"));
     TRY(check_finite(net, b, 1, net->n[l], "b"));
     net->weights_moved = 1;
-    TRY(net->be->ops->upload(net->be, net->layers[l].W, 0, W, net->n[l] * net->n[l - 1]));
-    return net->be->ops->upload(net->be, net->layers[l].b, 0, b, net->n[l]);
+    TRY(clmlp_buf_upload(net->be, net->layers[l].W, 0, W, net->n[l] * net->n[l - 1]));
+    return clmlp_buf_upload(net->be, net->layers[l].b, 0, b, net->n[l]);
 }
 
 clmlp_status clmlp_get_layer(const clmlp_net *net, size_t l, double *W, double *b)
@@ -237,113 +192,6 @@ clmlp_status clmlp_get_layer(const clmlp_net *net, size_t l, double *W, double *
 }
 
 /* ---- forward and backward ----------------------------------------------- */
-
-/* Batch buffers hold `rows` rows; growing allocates the new set before freeing the
- * old, so a failure leaves the net as it was. */
-clmlp_status clmlp_net_reserve(clmlp_net *net, size_t rows)
-{
-    if (rows <= net->capacity)
-        return CLMLP_OK;
-    for (size_t l = 0; l <= net->L; l++) {
-        size_t bytes;
-        if (!clmlp_mul3_ok(rows, net->n[l], sizeof(double), &bytes))
-            return clmlp_fail(CLMLP_ENOMEM, "a batch of %zu rows × n_%zu = %zu overflows size_t", rows, l, net->n[l]);
-    }
-    const clmlp_backend_ops *ops = net->be->ops;
-    layer *fresh = calloc(net->L + 1, sizeof *fresh);
-    clmlp_buf *y = NULL, *row_loss = NULL;
-    if (!fresh)
-        return clmlp_fail(CLMLP_ENOMEM, "cannot allocate batch state");
-    clmlp_status s = CLMLP_OK;
-    for (size_t l = 0; l <= net->L && s == CLMLP_OK; l++) {
-        size_t count = rows * net->n[l];
-        s = ops->alloc(net->be, count, &fresh[l].a);
-        if (s == CLMLP_OK && l > 0)
-            s = ops->alloc(net->be, count, &fresh[l].z);
-        if (s == CLMLP_OK && l > 0)
-            s = ops->alloc(net->be, count, &fresh[l].delta);
-    }
-    if (s == CLMLP_OK)
-        s = ops->alloc(net->be, rows * net->n[net->L], &y);
-    if (s == CLMLP_OK)
-        s = ops->alloc(net->be, rows, &row_loss);
-    if (s != CLMLP_OK) {
-        release_batch_state(net, fresh, y, row_loss);
-        free(fresh);
-        return s;
-    }
-    release_batch_state(net, net->layers, net->y, net->row_loss);
-    for (size_t l = 0; l <= net->L; l++) {
-        net->layers[l].z = fresh[l].z;
-        net->layers[l].a = fresh[l].a;
-        net->layers[l].delta = fresh[l].delta;
-    }
-    free(fresh);
-    net->y = y;
-    net->row_loss = row_loss;
-    net->capacity = rows;
-    return CLMLP_OK;
-}
-
-
-static int apply_tanh(const clmlp_net *net, size_t l)
-{
-    return !(net->cfg.loss == CLMLP_LOSS_SOFTMAX_CE && l == net->L);
-}
-
-clmlp_status clmlp_net_forward_pass(clmlp_net *net, size_t batch)
-{
-    for (size_t l = 1; l <= net->L; l++) {
-        layer *ly = &net->layers[l];
-        clmlp_status s = net->be->ops->forward_layer(net->be, batch, net->n[l - 1], net->n[l], net->layers[l - 1].a,
-                                                     ly->W, ly->b, apply_tanh(net, l), ly->z, ly->a);
-        if (s != CLMLP_OK)
-            return clmlp_fail_context(s, "forward layer %zu", l);
-    }
-    return CLMLP_OK;
-}
-
-clmlp_status clmlp_net_output_delta(clmlp_net *net, size_t batch)
-{
-    layer *out = &net->layers[net->L];
-    return net->be->ops->output_delta(net->be, net->cfg.loss, batch, net->n[net->L], out->z, out->a, net->y,
-                                      out->delta, net->row_loss);
-}
-
-/* Layer l's gradient and SGD step, fused where the backend can. */
-static clmlp_status weight_step(clmlp_net *net, size_t batch, size_t l, const clmlp_sgd *sgd)
-{
-    const clmlp_backend_ops *ops = net->be->ops;
-    layer *ly = &net->layers[l];
-    size_t n_in = net->n[l - 1], n_out = net->n[l];
-    if (ops->weight_grad_sgd)
-        return ops->weight_grad_sgd(net->be, batch, n_in, n_out, ly->delta, net->layers[l - 1].a, sgd, ly->dW, ly->db,
-                                    ly->W, ly->vW, ly->b, ly->vb);
-    TRY(ops->weight_grad(net->be, batch, n_in, n_out, ly->delta, net->layers[l - 1].a, ly->dW, ly->db));
-    TRY(ops->sgd_momentum(net->be, n_out * n_in, sgd->lr, sgd->grad_scale, sgd->momentum, sgd->weight_decay, ly->dW,
-                          ly->vW, ly->W));
-    return ops->sgd_momentum(net->be, n_out, sgd->lr, sgd->grad_scale, sgd->momentum, sgd->weight_decay, ly->db,
-                             ly->vb, ly->b);
-}
-
-clmlp_status clmlp_net_backward_pass(clmlp_net *net, size_t batch, const clmlp_sgd *sgd)
-{
-    const clmlp_backend_ops *ops = net->be->ops;
-    for (size_t l = net->L; l >= 1; l--) {
-        layer *ly = &net->layers[l];
-        clmlp_status s = CLMLP_OK;
-        if (l > 1) /* before W[l] moves */
-            s = ops->backprop_delta(net->be, batch, net->n[l - 1], net->n[l], ly->delta, ly->W,
-                                    net->layers[l - 1].z, net->layers[l - 1].delta);
-        if (s == CLMLP_OK)
-            s = sgd ? weight_step(net, batch, l, sgd)
-                    : ops->weight_grad(net->be, batch, net->n[l - 1], net->n[l], ly->delta, net->layers[l - 1].a,
-                                       ly->dW, ly->db);
-        if (s != CLMLP_OK)
-            return clmlp_fail_context(s, "backward layer %zu", l);
-    }
-    return CLMLP_OK;
-}
 
 clmlp_status clmlp_forward(clmlp_net *net, const double *x, size_t batch, double *y)
 {
@@ -358,11 +206,11 @@ clmlp_status clmlp_forward(clmlp_net *net, const double *x, size_t batch, double
                               net->n[l]);
     }
     TRY(check_finite(net, x, batch, net->n[0], "x"));
-    TRY(clmlp_net_reserve(net, batch));
+    TRY(clmlp_step_reserve(net, batch));
 
     net->batch = 0; /* no usable state until the pass completes */
-    TRY(net->be->ops->upload(net->be, net->layers[0].a, 0, x, batch * net->n[0]));
-    TRY(clmlp_net_forward_pass(net, batch));
+    TRY(clmlp_buf_upload(net->be, net->layers[0].a, 0, x, batch * net->n[0]));
+    TRY(clmlp_step_forward(net, batch));
     if (y)
         TRY(read_finite(net, net->layers[net->L].a, y, batch * net->n[net->L], "a", net->L));
     net->batch = batch;
@@ -381,24 +229,15 @@ clmlp_status clmlp_backward(clmlp_net *net, const double *y_true, double *loss)
     size_t batch = net->batch, L = net->L;
     TRY(check_finite(net, y_true, batch, net->n[L], "y_true"));
 
-    const clmlp_backend_ops *ops = net->be->ops;
     net->have_grad = 0;
-    TRY(ops->upload(net->be, net->y, 0, y_true, batch * net->n[L]));
-    TRY(clmlp_net_output_delta(net, batch));
-    TRY(clmlp_net_backward_pass(net, batch, NULL));
+    TRY(clmlp_step_set_targets(net, y_true, batch));
+    TRY(clmlp_step_backward(net, batch, NULL));
 
     net->have_grad = 1;
     if (!loss)
         return CLMLP_OK; /* nothing to wait for: the caller reads nothing */
-    double *rows = clmlp_alloc_array(batch, sizeof *rows);
-    if (!rows)
-        return clmlp_fail(CLMLP_ENOMEM, "clmlp_backward: cannot allocate %zu losses", batch);
-    clmlp_status s = ops->download(net->be, net->row_loss, rows, batch);
-    double total = 0;
-    for (size_t i = 0; s == CLMLP_OK && i < batch; i++)
-        total += rows[i];
-    free(rows);
-    TRY(s);
+    double total;
+    TRY(clmlp_step_loss(net, batch, &total));
     if (!isfinite(total))
         return clmlp_fail(CLMLP_ENUMERIC, "clmlp_backward: the loss is %g; inputs, targets or weights are too large", total);
     *loss = total;
@@ -439,85 +278,21 @@ clmlp_status clmlp_sgd_step(clmlp_net *net, double lr)
         return clmlp_fail(CLMLP_EINVAL, "clmlp_sgd_step: learning rate %g is not finite and ≥ 0", lr);
     if (!net->have_grad)
         return clmlp_fail(CLMLP_EINVAL, "clmlp_sgd_step: no gradients; call clmlp_backward first");
-    const clmlp_backend_ops *ops = net->be->ops;
     net->weights_moved = 1;
+    clmlp_sgd plain = {.lr = lr, .grad_scale = 1}; /* no momentum: the velocities are neither read nor written */
     for (size_t l = 1; l <= net->L; l++) {
-        layer *ly = &net->layers[l];
-        TRY(ops->sgd_update(net->be, net->n[l] * net->n[l - 1], lr, ly->dW, ly->W));
-        TRY(ops->sgd_update(net->be, net->n[l], lr, ly->db, ly->b));
+        clmlp_layer *ly = &net->layers[l];
+        TRY(net->be->ops->sgd_momentum(net->be, net->n[l] * net->n[l - 1], &plain, ly->dW, NULL, ly->W));
+        TRY(net->be->ops->sgd_momentum(net->be, net->n[l], &plain, ly->db, NULL, ly->b));
     }
     return CLMLP_OK;
 }
 
-/* ---- counters for training and evaluation -------------------------------- */
-
-/* *buf, if missing, becomes a buffer of n zeros; a failure leaves it missing (never
- * allocated but unset, which a later call would use as is). */
-static clmlp_status zeroed_buffer(clmlp_net *net, size_t n, clmlp_buf **buf)
-{
-    if (*buf)
-        return CLMLP_OK;
-    clmlp_buf *fresh;
-    TRY(net->be->ops->alloc(net->be, n, &fresh));
-    clmlp_status s = net->be->ops->fill(net->be, fresh, n, 0.0);
-    if (s != CLMLP_OK) {
-        net->be->ops->release(net->be, fresh);
-        return s;
-    }
-    *buf = fresh;
-    return CLMLP_OK;
-}
-
-clmlp_status clmlp_net_reserve_counters(clmlp_net *net, int confusion)
-{
-    size_t classes = net->n[net->L], cells;
-    if (confusion && !clmlp_mul_ok(classes, classes, &cells))
-        return clmlp_fail(CLMLP_ENOMEM, "a %zu × %zu confusion matrix overflows size_t", classes, classes);
-    TRY(zeroed_buffer(net, 3, &net->stats));
-    return confusion ? zeroed_buffer(net, cells, &net->confusion) : CLMLP_OK;
-}
-
-clmlp_status clmlp_net_flush_counters(clmlp_net *net, double *sums, double *confusion)
-{
-    const clmlp_backend_ops *ops = net->be->ops;
-    double counters[3];
-    TRY(ops->download(net->be, net->stats, counters, 3));
-    sums[0] += counters[0];
-    sums[1] += counters[1];
-    if (sums[2] == 0)
-        sums[2] = counters[2];
-    TRY(ops->fill(net->be, net->stats, 3, 0.0));
-    if (confusion) {
-        size_t cells = net->n[net->L] * net->n[net->L]; /* checked by clmlp_net_reserve_counters */
-        double *counts = clmlp_alloc_array(cells, sizeof *counts);
-        if (!counts)
-            return clmlp_fail(CLMLP_ENOMEM, "cannot allocate a %zu-cell confusion matrix", cells);
-        clmlp_status s = ops->download(net->be, net->confusion, counts, cells);
-        for (size_t c = 0; s == CLMLP_OK && c < cells; c++)
-            confusion[c] += counts[c];
-        free(counts);
-        TRY(s);
-        TRY(ops->fill(net->be, net->confusion, cells, 0.0));
-    }
-    return CLMLP_OK;
-}
-
-/* ---- momentum velocities ------------------------------------------------- */
-
-/* Velocities start at zero and persist across epochs (and checkpoints). */
-clmlp_status clmlp_net_reserve_velocities(clmlp_net *net)
-{
-    for (size_t l = 1; l <= net->L; l++) {
-        layer *ly = &net->layers[l];
-        TRY(zeroed_buffer(net, net->n[l] * net->n[l - 1], &ly->vW));
-        TRY(zeroed_buffer(net, net->n[l], &ly->vb));
-    }
-    return CLMLP_OK;
-}
+/* ---- momentum velocities (zeros before any training) -------------------- */
 
 clmlp_status clmlp_net_read_velocity(const clmlp_net *net, size_t l, double *vW, double *vb)
 {
-    const layer *ly = &net->layers[l];
+    const clmlp_layer *ly = &net->layers[l];
     size_t n_w = net->n[l] * net->n[l - 1];
     if (!ly->vW || !ly->vb) { /* never trained */
         memset(vW, 0, n_w * sizeof *vW);
@@ -530,7 +305,18 @@ clmlp_status clmlp_net_read_velocity(const clmlp_net *net, size_t l, double *vW,
 
 clmlp_status clmlp_net_write_velocity(clmlp_net *net, size_t l, const double *vW, const double *vb)
 {
-    TRY(clmlp_net_reserve_velocities(net));
-    TRY(net->be->ops->upload(net->be, net->layers[l].vW, 0, vW, net->n[l] * net->n[l - 1]));
-    return net->be->ops->upload(net->be, net->layers[l].vb, 0, vb, net->n[l]);
+    clmlp_layer *ly = &net->layers[l];
+    size_t n_w = net->n[l] * net->n[l - 1];
+    clmlp_buf *fresh_vW = NULL, *fresh_vb = NULL;
+    if (!ly->vW)
+        TRY(clmlp_buf_alloc(net->be, CLMLP_BUF_REAL, n_w, &fresh_vW));
+    clmlp_status s = ly->vb ? CLMLP_OK : clmlp_buf_alloc(net->be, CLMLP_BUF_REAL, net->n[l], &fresh_vb);
+    if (s != CLMLP_OK) {
+        clmlp_buf_release(net->be, fresh_vW);
+        return s;
+    }
+    ly->vW = ly->vW ? ly->vW : fresh_vW;
+    ly->vb = ly->vb ? ly->vb : fresh_vb;
+    TRY(clmlp_buf_upload(net->be, ly->vW, 0, vW, n_w));
+    return clmlp_buf_upload(net->be, ly->vb, 0, vb, net->n[l]);
 }

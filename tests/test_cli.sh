@@ -66,6 +66,18 @@ grep -q "\"accuracy\":$accuracy," "$work/out" || fail "eval accuracy differs fro
 expect 0 "predict" -- "$clmlp" predict "$work/model.clmlp" "$data/t10k-images-idx3-ubyte.gz" 0 1
 [ "$(grep -c '^image [01]: class [0-9]' "$work/out")" -eq 2 ] || fail "predict: expected two classified images"
 expect 1 "predict index out of range" -- "$clmlp" predict "$work/model.clmlp" "$data/t10k-images-idx3-ubyte.gz" 10000
+# images of another size than the model's 784 inputs: refused, naming both numbers
+# (2 images; octal 070 = 56, 016 = 14)
+printf '\000\000\010\003\000\000\000\002\000\000\000\070\000\000\000\070' >"$work/big.idx"
+head -c 6272 /dev/zero | tr '\000' '\177' >>"$work/big.idx"
+printf '\000\000\010\003\000\000\000\002\000\000\000\016\000\000\000\016' >"$work/small.idx"
+head -c 392 /dev/zero >>"$work/small.idx"
+for size in big small; do
+    expect 1 "predict on $size images" -- "$clmlp" predict "$work/model.clmlp" "$work/$size.idx" 1
+    inputs=$([ $size = big ] && echo 3136 || echo 196)
+    grep -q "$inputs" "$work/err" && grep -q "784" "$work/err" || fail "predict on $size images: no $inputs and 784"
+    grep -q "^image" "$work/out" && fail "predict on $size images printed scores"
+done
 head -c 100 "$work/model.clmlp" >"$work/truncated.clmlp"
 expect 1 "eval of a truncated model" -- "$clmlp" eval "$work/truncated.clmlp" --data "$data"
 # hostile data directories and files
@@ -90,6 +102,34 @@ expect 1 "a model file of another version" -- "$clmlp" eval "$work/v9.clmlp" --d
 grep -q "version 9" "$work/err" || fail "the version message does not name version 9"
 expect 0 "an f64 model" -- "$clmlp" train --data "$data" --layers 784,10 --dtype f64 --epochs 1 --save "$work/f64.clmlp"
 expect 0 "eval of the f64 model" -- "$clmlp" eval "$work/f64.clmlp" --data "$data"
+
+# An output never replaces what is not a regular file: a copy of /dev/null (a FIFO where
+# mknod is refused) stays one. The runs train on 4 tiny images, so each is quick.
+mkdir -p "$work/tiny"
+for split in train t10k; do
+    { printf '\000\000\010\003\000\000\000\004\000\000\000\034\000\000\000\034'; yes abcdefg | head -c 3136; } \
+        >"$work/tiny/$split-images-idx3-ubyte"
+    printf '\000\000\010\001\000\000\000\004\000\001\002\003' >"$work/tiny/$split-labels-idx1-ubyte"
+done
+expect 0 "train on the tiny data" -- "$clmlp" train --data "$work/tiny" --layers 784,10 --epochs 1 --backend host
+node_kind=c
+mknod "$work/probe" c "0x$(stat -c %t /dev/null)" "0x$(stat -c %T /dev/null)" 2>/dev/null || node_kind=p
+rm -f "$work/probe"
+for output in --save --metrics --plot; do
+    node="$work/node$output"
+    if [ $node_kind = c ]; then
+        mknod "$node" c "0x$(stat -c %t /dev/null)" "0x$(stat -c %T /dev/null)"
+    else
+        mkfifo "$node"
+    fi
+    expect 1 "train $output onto a device node" -- "$clmlp" train --data "$work/tiny" --layers 784,10 --epochs 1 \
+        --backend host "$output" "$node"
+    [ -$node_kind "$node" ] || fail "train $output replaced the device node"
+    ls "$work" | grep -q '\.tmp\.' && fail "train $output left a temporary file"
+    if [ "$output" = --save ] && ! grep -q "not a regular file" "$work/err"; then
+        fail "the --save refusal does not say the path is not a regular file"
+    fi
+done
 
 expect 0 "gradcheck" -- "$clmlp" gradcheck --epochs 1
 grep -q "PASS" "$work/out" || fail "gradcheck printed no PASS"

@@ -13,8 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -288,12 +291,7 @@ static void directory_path(void **state)
     (void)state;
     const char *p = test_tmp_path("subdir");
     assert_int_equal(mkdir(p, 0700), 0);
-    clmlp_idx *idx = SENTINEL;
-    clmlp_status s = clmlp_idx_load(p, &idx);
-    if (s != CLMLP_EIO && s != CLMLP_EFORMAT)
-        fail_msg("loading a directory -> %s (%s)", clmlp_strerror(s), clmlp_last_error());
-    assert_true(clmlp_last_error()[0] != '\0');
-    assert_ptr_equal(idx, SENTINEL);
+    expect_fail(CLMLP_EIO, p); /* a clear "cannot read", not a format complaint */
 }
 
 static void empty_and_short_headers(void **state)
@@ -489,16 +487,16 @@ static rlim_t vm_size(void)
 }
 
 /* Loads a file claiming far more than it holds with the address space capped at
- * 512 MiB above what the process uses now: a reader that trusted the header and
+ * `headroom` MiB above what the process uses now: a reader that trusted the header and
  * allocated gigabytes would fail with ENOMEM (or be slow) instead of EFORMAT. */
-static void expect_fail_small(const char *path)
+static void expect_fail_capped(const char *path, unsigned headroom)
 {
     struct rlimit old, capped;
     int limited = 0;
     rlim_t vm = vm_size();
     if (vm && getrlimit(RLIMIT_AS, &old) == 0) {
         capped = old;
-        capped.rlim_cur = vm + ((rlim_t)512 << 20);
+        capped.rlim_cur = vm + ((rlim_t)headroom << 20);
         if (old.rlim_cur == RLIM_INFINITY || capped.rlim_cur < old.rlim_cur)
             limited = setrlimit(RLIMIT_AS, &capped) == 0;
     }
@@ -516,6 +514,8 @@ static void expect_fail_small(const char *path)
     if (dt > 5.0)
         fail_msg("%s: took %.1f s to refuse", path, dt);
 }
+
+static void expect_fail_small(const char *path) { expect_fail_capped(path, 512); }
 
 static void huge_dims(void **state)
 {
@@ -538,6 +538,228 @@ static void huge_dims(void **state)
     const uint32_t train[] = {60000, 28, 28};
     expect_fail_small(write_raw("train10.idx", file_buf, build(0x08, 3, train, v, 10)));
     expect_fail_small(write_gz("train10.idx.gz", file_buf, build(0x08, 3, train, v, 10)));
+}
+
+/* ---- claims checked against the input before anything is allocated ----- */
+
+/* The message names both numbers (the claim and what the file holds). */
+static void expect_message_names(uintmax_t a, uintmax_t b)
+{
+    char sa[32], sb[32];
+    snprintf(sa, sizeof sa, "%ju", a);
+    snprintf(sb, sizeof sb, "%ju", b);
+    const char *msg = clmlp_last_error();
+    if (!strstr(msg, sa) || !strstr(msg, sb))
+        fail_msg("the message does not name %s and %s: %s", sa, sb, msg);
+}
+
+/* A raw file of `size` bytes: the header for dims, then a hole, so it costs no disk
+ * space however large it is. */
+static const char *write_sparse(const char *name, const uint32_t *dims, uint8_t ndims, off_t size)
+{
+    const char *p = write_raw(name, file_buf, build(0x08, ndims, dims, NULL, 0));
+    assert_int_equal(truncate(p, size), 0);
+    return p;
+}
+
+/* The hostile-input case: 0xFFFFFFFF × 28 × 28 images claimed in a 2 GiB sparse file.
+ * Reading first and counting afterwards pulls gigabytes of zeros into memory; the
+ * file's size refutes the header before anything is allocated. */
+static void raw_sparse_huge_claim(void **state)
+{
+    (void)state;
+    const uint32_t dims[] = {0xFFFFFFFFu, 28, 28};
+    const off_t size = (off_t)2 << 30;
+    expect_fail_capped(write_sparse("sparse_huge.idx", dims, 3, size), 32);
+    expect_message_names(16 + (uintmax_t)0xFFFFFFFFu * 28 * 28, (uintmax_t)size);
+}
+
+/* The MNIST training images' header over a sparse file one byte short, one byte long,
+ * and exact: the first two are refused from the sizes alone (nothing allocated, both
+ * numbers named), the last loads. */
+static void raw_size_checked_first(void **state)
+{
+    (void)state;
+    const uint32_t dims[] = {60000, 28, 28};
+    const size_t count = (size_t)60000 * 28 * 28, claim = 16 + count;
+    expect_fail_capped(write_sparse("train_short.idx", dims, 3, (off_t)claim - 1), 32);
+    expect_message_names(claim, claim - 1);
+    expect_fail_capped(write_sparse("train_long.idx", dims, 3, (off_t)claim + 1), 32);
+    expect_message_names(claim, claim + 1);
+    clmlp_idx *idx = NULL;
+    TEST_OK(clmlp_idx_load(write_sparse("train_exact.idx", dims, 3, (off_t)claim), &idx));
+    assert_int_equal(clmlp_idx_count(idx), count);
+    assert_int_equal(clmlp_idx_dim(idx, 0), 60000);
+    const uint8_t *data = clmlp_idx_data(idx);
+    assert_int_equal(data[0], 0);
+    assert_int_equal(data[count - 1], 0);
+    clmlp_idx_free(idx);
+}
+
+/* A gzip file: the IDX header for dims in one member, then `members` members of 1 MiB
+ * of zeros each (about 1 KiB apiece: close to deflate's best ratio). zlib reads the
+ * members as one stream. Returns the path; *size receives the file's size. */
+static const char *write_gz_zeros(const char *name, const uint32_t *dims, uint8_t ndims, size_t members, size_t *size)
+{
+    static uint8_t zeros[1 << 20];
+    size_t head_size, zero_size;
+    uint8_t *head = read_file(write_gz("head.gz", file_buf, build(0x08, ndims, dims, NULL, 0)), &head_size);
+    uint8_t *zero = read_file(write_gz("zeros.gz", zeros, sizeof zeros), &zero_size);
+    const char *p = test_tmp_path(name);
+    FILE *f = fopen(p, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(head, 1, head_size, f), head_size);
+    for (size_t i = 0; i < members; i++)
+        assert_int_equal(fwrite(zero, 1, zero_size, f), zero_size);
+    assert_int_equal(fclose(f), 0);
+    free(head);
+    free(zero);
+    *size = head_size + members * zero_size;
+    return p;
+}
+
+/* A gzip bomb under an absurd header: 0xFFFFFFFF × 28 × 28 claimed over 1 GiB of zeros
+ * that do arrive (from 1 MiB of file). Only refusing the claim up front keeps the
+ * memory small. */
+static void gzip_bomb_huge_claim(void **state)
+{
+    (void)state;
+    const uint32_t dims[] = {0xFFFFFFFFu, 28, 28};
+    size_t size;
+    expect_fail_capped(write_gz_zeros("bomb.idx.gz", dims, 3, 1024, &size), 32);
+}
+
+/* 0xFFFFFFFF labels (under the limit on streamed claims) over 256 MiB of zeros in about
+ * 256 KiB of gzip: deflate expands at most 1032:1, so the file cannot hold the claim. */
+static void gzip_claim_beyond_deflate_ratio(void **state)
+{
+    (void)state;
+    const uint32_t dims[] = {0xFFFFFFFFu};
+    size_t size;
+    expect_fail_capped(write_gz_zeros("ratio.idx.gz", dims, 1, 256, &size), 32);
+    expect_message_names(8 + (uintmax_t)0xFFFFFFFFu, size);
+}
+
+/* A plausible claim (1 GiB, within the ratio of its 2 MiB of incompressible gzip) whose
+ * data stops early: the buffer grows only with what arrives. */
+static void gzip_short_data_grows_with_input(void **state)
+{
+    (void)state;
+    enum { DATA = 2 << 20 };
+    uint8_t *v = malloc(DATA);
+    assert_non_null(v);
+    uint64_t x = 0x9E3779B97F4A7C15u;
+    for (size_t i = 0; i < DATA; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v[i] = (uint8_t)(x >> 56);
+    }
+    const uint32_t dims[] = {1024, 1024, 1024};
+    const char *p = test_tmp_path("short_gz_1g.idx.gz");
+    gzFile f = gzopen(p, "wb");
+    assert_non_null(f);
+    size_t n = build(0x08, 3, dims, NULL, 0);
+    assert_int_equal(gzwrite(f, file_buf, (unsigned)n), (int)n);
+    assert_int_equal(gzwrite(f, v, DATA), DATA);
+    assert_int_equal(gzclose(f), Z_OK);
+    free(v);
+    expect_fail_capped(p, 64);
+}
+
+/* An exact file at deflate's best ratio still loads: 64 MiB of zeros in one gzip
+ * stream (about 1028:1) and in 64 members. */
+static void gzip_high_ratio_loads(void **state)
+{
+    (void)state;
+    static uint8_t zeros[1 << 20];
+    const uint32_t dims[] = {64, 1024, 1024};
+    const size_t count = (size_t)64 << 20;
+    const char *p = test_tmp_path("zeros_one_stream.idx.gz");
+    gzFile f = gzopen(p, "wb9");
+    assert_non_null(f);
+    size_t n = build(0x08, 3, dims, NULL, 0);
+    assert_int_equal(gzwrite(f, file_buf, (unsigned)n), (int)n);
+    for (int i = 0; i < 64; i++)
+        assert_int_equal(gzwrite(f, zeros, sizeof zeros), (int)sizeof zeros);
+    assert_int_equal(gzclose(f), Z_OK);
+    char paths[2][512];
+    snprintf(paths[0], sizeof paths[0], "%s", p);
+    size_t size;
+    snprintf(paths[1], sizeof paths[1], "%s", write_gz_zeros("zeros_members.idx.gz", dims, 3, 64, &size));
+    for (int k = 0; k < 2; k++) {
+        clmlp_idx *idx = NULL;
+        TEST_OK(clmlp_idx_load(paths[k], &idx));
+        assert_int_equal(clmlp_idx_count(idx), count);
+        const uint8_t *data = clmlp_idx_data(idx);
+        for (size_t i = 0; i < count; i += sizeof zeros)
+            assert_memory_equal(data + i, zeros, sizeof zeros);
+        clmlp_idx_free(idx);
+    }
+}
+
+/* Writes n bytes of file_buf into the FIFO at path from a child process, which gives
+ * up after 30 s without a reader; returns its pid. */
+static pid_t feed_fifo(const char *path, size_t n)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        alarm(30);
+        int fd = open(path, O_WRONLY);
+        size_t done = 0;
+        while (fd >= 0 && done < n) {
+            ssize_t w = write(fd, file_buf + done, n - done);
+            if (w <= 0)
+                break;
+            done += (size_t)w;
+        }
+        _exit(done == n ? 0 : 1);
+    }
+    return pid;
+}
+
+static void reap(pid_t pid)
+{
+    kill(pid, SIGKILL); /* harmless when it has exited */
+    assert_int_equal(waitpid(pid, NULL, 0), pid);
+}
+
+/* A FIFO has no size up front: the data is read as it arrives, and a huge claim is
+ * refused without waiting for (or allocating) it. */
+static void fifo_input(void **state)
+{
+    (void)state;
+    const char *p = test_tmp_path("in.fifo");
+    char path[512];
+    snprintf(path, sizeof path, "%s", p);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    enum { N = 60000 };
+    static uint8_t v[N];
+    fill(v, N);
+    const uint32_t dims[] = {N};
+    const size_t want[] = {N};
+    pid_t pid = feed_fifo(path, build(0x08, 1, dims, v, N)); /* more than a pipe holds */
+    expect_tensor(path, 1, want);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+    const uint32_t huge[] = {0xFFFFFFFFu, 28, 28};
+    pid = feed_fifo(path, build(0x08, 3, huge, v, 10));
+    expect_fail_capped(path, 32);
+    reap(pid);
+    pid = feed_fifo(path, build(0x08, 1, dims, v, N - 1));
+    expect_fail(CLMLP_EFORMAT, path);
+    reap(pid);
+}
+
+/* Device nodes are read like any stream and refused by content, without a hang. */
+static void device_nodes(void **state)
+{
+    (void)state;
+    expect_fail(CLMLP_EFORMAT, "/dev/null");
+    expect_fail(CLMLP_EFORMAT, "/dev/zero");
 }
 
 /* ---- accessors ---------------------------------------------------------- */
@@ -575,6 +797,14 @@ int main(void)
         cmocka_unit_test(gzip_cut),
         cmocka_unit_test(gzip_corrupted),
         cmocka_unit_test(huge_dims),
+        cmocka_unit_test(raw_sparse_huge_claim),
+        cmocka_unit_test(raw_size_checked_first),
+        cmocka_unit_test(gzip_bomb_huge_claim),
+        cmocka_unit_test(gzip_claim_beyond_deflate_ratio),
+        cmocka_unit_test(gzip_short_data_grows_with_input),
+        cmocka_unit_test(gzip_high_ratio_loads),
+        cmocka_unit_test(fifo_input),
+        cmocka_unit_test(device_nodes),
         cmocka_unit_test(null_accessors),
     };
     return cmocka_run_group_tests_name("idx", tests, make_tmp_dir, remove_tmp_dir);

@@ -4,6 +4,7 @@
  * flipped, trailing bytes, foreign, or a hostile header with a valid checksum — is
  * CLMLP_EFORMAT with nothing returned. Files live in a mkdtemp directory under /tmp.
  */
+#define _XOPEN_SOURCE 700 /* mknod */
 #include "support.h"
 
 #include <dirent.h>
@@ -506,6 +507,43 @@ static void replace_and_no_leftovers(void **state)
     clmlp_destroy(second);
 }
 
+/* A save never replaces what is not a regular file: a FIFO, a device node (a copy of
+ * /dev/null, made when mknod is allowed) stay what they are, and nothing is left beside. */
+static void refuses_special_files(void **state)
+{
+    (void)state;
+    const char *dir = fresh_dir("special");
+    const size_t sizes[] = {3, 4, 2};
+    clmlp_net *net = test_net(sizes, 3, CLMLP_BACKEND_HOST, CLMLP_F64, CLMLP_LOSS_MSE, 1);
+    const char *fifo = path_in(dir, "fifo"), *node = path_in(dir, "null");
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    struct stat null_st;
+    int have_node = stat("/dev/null", &null_st) == 0 && mknod(node, S_IFCHR | 0666, null_st.st_rdev) == 0;
+    if (!have_node)
+        printf("# mknod refused (%s): the device node case is skipped\n", strerror(errno));
+    const char *targets[] = {fifo, node};
+    for (int t = 0; t < 1 + have_node; t++) {
+        const char *path = targets[t];
+        TEST_FAILS(CLMLP_EIO, clmlp_save(net, NULL, path));
+        assert_non_null(strstr(clmlp_last_error(), path));
+        assert_non_null(strstr(clmlp_last_error(), "not a regular file"));
+        TEST_FAILS(CLMLP_EIO, clmlp_save_checkpoint(net, NULL, 3, path));
+        assert_non_null(strstr(clmlp_last_error(), "not a regular file"));
+        struct stat st;
+        assert_int_equal(lstat(path, &st), 0);
+        if (t == 0)
+            assert_true(S_ISFIFO(st.st_mode));
+        else {
+            assert_true(S_ISCHR(st.st_mode));
+            assert_true(st.st_rdev == null_st.st_rdev);
+        }
+    }
+    size_t tmp_files;
+    assert_int_equal(list_dir(dir, &tmp_files), (size_t)(1 + have_node));
+    assert_int_equal(tmp_files, 0);
+    clmlp_destroy(net);
+}
+
 static void save_into_missing_directory(void **state)
 {
     (void)state;
@@ -788,6 +826,7 @@ int main(void)
         cmocka_unit_test(host_file_on_opencl),
         cmocka_unit_test(matches_documented_layout),
         cmocka_unit_test(replace_and_no_leftovers),
+        cmocka_unit_test(refuses_special_files),
         cmocka_unit_test(save_into_missing_directory),
         cmocka_unit_test(truncated_and_flipped),
         cmocka_unit_test(foreign_files),

@@ -2,19 +2,23 @@
  * Compiled programs cached on disk, so a second process does not pay the build again on
  * any OpenCL implementation. An entry is keyed by a hash of the platform and device
  * names and versions, the driver version, the build options and the source. Entries are
- * written atomically (temporary file, rename); a missing, foreign, corrupt or rejected
+ * written atomically (../atomic_file.h); a missing, foreign, corrupt or rejected
  * entry is ignored and rebuilt. CLMLP_CACHE_DIR moves the cache (default
  * $XDG_CACHE_HOME/clmlp or ~/.cache/clmlp); CLMLP_CACHE_DIR=off disables it.
  * The entry format is in ../cache_entry.h.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../atomic_file.h"
 #include "../cache_entry.h"
+#include "../config.h"
 #include "cl_common.h"
 
 
@@ -44,17 +48,8 @@ static int make_dirs(const char *dir)
 int clmlp_cl_cache_path(const clmlp_cl_be *be, const char *options, const char *source, char *path, size_t size,
                         uint64_t *key)
 {
-    const char *dir = getenv("CLMLP_CACHE_DIR"), *home = getenv("HOME"), *xdg = getenv("XDG_CACHE_HOME");
     char base[4096];
-    if (dir && strcmp(dir, "off") == 0)
-        return 0;
-    if (dir && *dir)
-        snprintf(base, sizeof base, "%s", dir);
-    else if (xdg && *xdg)
-        snprintf(base, sizeof base, "%s/clmlp", xdg);
-    else if (home && *home)
-        snprintf(base, sizeof base, "%s/.cache/clmlp", home);
-    else
+    if (!clmlp_env_cache_dir(base, sizeof base))
         return 0;
     char platform_version[256] = "", device_name[256] = "", device_version[256] = "", driver[256] = "";
     cl_platform_id platform;
@@ -74,22 +69,37 @@ int clmlp_cl_cache_path(const clmlp_cl_be *be, const char *options, const char *
     return snprintf(path, size, "%s/%016llx.bin", base, (unsigned long long)h) < (int)size;
 }
 
-/* The whole file, if it is no larger than an entry can be. */
+/* The whole file, if it is a regular file no larger than an entry can be; NULL for
+ * anything else (a FIFO, a directory, a device, a socket: a rebuild, never a wait).
+ * O_NONBLOCK keeps the open itself from waiting for a FIFO's writer or a device;
+ * symlinks are followed, the file they reach is checked by fstat. */
 static unsigned char *read_file(const char *path, size_t *size)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
         return NULL;
+    struct stat st;
     unsigned char *data = NULL;
-    long length = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
-    if (length > 0 && (unsigned long)length <= CLMLP_CACHE_HEADER + CLMLP_CACHE_MAX_BINARY + 4u &&
-        fseek(f, 0, SEEK_SET) == 0 && (data = malloc((size_t)length)) &&
-        fread(data, 1, (size_t)length, f) != (size_t)length) {
-        free(data);
-        data = NULL;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+        (uintmax_t)st.st_size <= CLMLP_CACHE_HEADER + CLMLP_CACHE_MAX_BINARY + 4u &&
+        (data = malloc((size_t)st.st_size))) {
+        size_t want = (size_t)st.st_size, done = 0;
+        while (done < want) { /* a regular file does not return EAGAIN; any error is a rebuild */
+            ssize_t r = read(fd, data + done, want - done);
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r <= 0)
+                break;
+            done += (size_t)r;
+        }
+        if (done == want) {
+            *size = want;
+        } else { /* shrunk or unreadable */
+            free(data);
+            data = NULL;
+        }
     }
-    fclose(f);
-    *size = (size_t)length;
+    close(fd);
     return data;
 }
 
@@ -129,25 +139,14 @@ void clmlp_cl_cache_store(clmlp_cl_be *be, cl_program program, const char *path,
     if (!file)
         return;
 
-    char dir[4096], tmp[4200];
+    char dir[4096];
     snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');
     if (slash)
         *slash = '\0';
-    snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path);
-    int fd = slash && make_dirs(dir) == 0 ? mkstemp(tmp) : -1;
-    if (fd >= 0) {
-        size_t done = 0;
-        while (done < size) {
-            ssize_t w = write(fd, file + done, size - done);
-            if (w <= 0)
-                break;
-            done += (size_t)w;
-        }
-        int ok = done == size && fsync(fd) == 0;
-        ok = close(fd) == 0 && ok;
-        if (!ok || rename(tmp, path) != 0)
-            unlink(tmp); /* a cache that cannot be written is only slower */
-    }
+    /* a cache that cannot be written is only slower, and what is not a regular file at an
+     * entry's path (a device node, a FIFO) is left alone: the result does not matter */
+    if (slash && make_dirs(dir) == 0)
+        (void)clmlp_atomic_write_bytes(path, file, size, NULL);
     free(file);
 }

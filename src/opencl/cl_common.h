@@ -9,11 +9,6 @@
 
 #include "../backend.h"
 
-/* Which code computes the matrix products of a batch > 1: OWN, the register-tiled
- * kernels of gemm.cl (made for CPU devices); CLBLAST (tuned for GPUs); SIMPLE, the
- * one-work-item-per-output kernels of layers.cl, which always serve batch 1. AUTO picks
- * OWN on CPU devices and CLBLAST elsewhere. */
-typedef enum { CLMLP_GEMM_AUTO = 0, CLMLP_GEMM_OWN = 1, CLMLP_GEMM_CLBLAST = 2, CLMLP_GEMM_SIMPLE = 3 } clmlp_gemm_mode;
 
 /* Every device buffer has this many spare elements past its end: the tiled products
  * read whole vectors (up to 2 × 16 floats) at the edges. */
@@ -21,7 +16,7 @@ enum { CLMLP_PAD = 32 };
 
 typedef struct clmlp_cl_kernels {
     cl_kernel forward_layer, bias_act, output_delta_mse, output_delta_ce, backprop_delta,
-        sech2_mul, weight_grad, bias_grad, sgd_update, fill, gather_rows, gather_pixels, sgd_momentum, batch_stats,
+        sech2_mul, weight_grad, bias_grad, fill, gather_rows, gather_pixels, sgd_momentum, batch_stats,
         confusion_update, gemm_nn, gemm_tn, gemm_nt, gemm_tn_sgd, train_per_sample;
 } clmlp_cl_kernels;
 
@@ -32,34 +27,76 @@ typedef struct clmlp_cl_be {
     cl_command_queue queue;
     cl_program program;
     clmlp_cl_kernels k;
-    clmlp_gemm_mode gemm; /* resolved: never AUTO once created */
+    clmlp_products gemm;  /* clmlp_config.products, resolved: never AUTO once created */
     clmlp_buf *work;      /* z, a, delta of the fused per-sample kernel, grown on demand */
+    size_t pad_bytes;     /* spare bytes past every buffer's end (CLMLP_PAD elements) */
     cl_ulong max_alloc; /* CL_DEVICE_MAX_MEM_ALLOC_SIZE */
     int program_from_cache; /* the program came from the on-disk cache (for tests) */
 } clmlp_cl_be;
 
-struct clmlp_buf {
-    cl_mem mem;
-    size_t n;
-};
+/* A buffer's memory as the device sees it (clmlp_buf.mem holds a cl_mem). */
+#define CL_MEM(buf) ((cl_mem)(buf)->mem)
 
-struct clmlp_ibuf {
-    cl_mem mem;
-    size_t n;
-};
+/* ---- launching kernels (cl_launch.c) ---- */
 
-struct clmlp_bbuf {
-    cl_mem mem;
-    size_t n;
-};
+/* A kernel argument: its size and where its value is. */
+typedef struct {
+    size_t size;
+    const void *value;
+} clmlp_karg;
+#define ARG(x) ((clmlp_karg){sizeof(x), &(x)})
+#define MEM(buf) ((clmlp_karg){sizeof(cl_mem), &(buf)->mem})
+/* A NULL buffer argument (an epilogue left out). */
+#define NO_BUFFER ((clmlp_karg){sizeof(cl_mem), NULL})
+
+/* A real-valued kernel argument in the backend's precision, kept in *storage. */
+typedef struct {
+    float f;
+    double d;
+} clmlp_real_arg;
+clmlp_karg clmlp_cl_real(const clmlp_cl_be *be, clmlp_real_arg *storage, double v);
+
+/* Kernels take sizes as uint: refuses what does not fit before launching. */
+clmlp_status clmlp_cl_uint(size_t v, const char *what, cl_uint *out);
+/* Sets the arguments and enqueues kernel over global (local NULL: the implementation
+ * picks); errors name the kernel. */
+clmlp_status clmlp_cl_launch(clmlp_cl_be *be, cl_kernel kernel, const char *name, cl_uint dims, const size_t *global,
+                             const size_t *local, size_t n_args, const clmlp_karg *args);
+/* One of gemm.cl's products, C (m × n) from A, B with row strides lda, ldb, ldc, over
+ * tiles of tile_rows × tile_cols outputs (one work-item each, local size 1; the tiles'
+ * columns in dimension 0, or their rows when rows_first), with the kernel's epilogue
+ * arguments after C's. */
+clmlp_status clmlp_cl_launch_product(clmlp_cl_be *be, cl_kernel kernel, const char *name, int rows_first,
+                                     size_t tile_rows, size_t tile_cols, size_t m, size_t n, size_t k,
+                                     const clmlp_buf *A, size_t lda, const clmlp_buf *B, size_t ldb, clmlp_buf *C,
+                                     size_t ldc, size_t n_epilogue, const clmlp_karg *epilogue);
+
+/* ---- memory (cl_buffers.c) and operations (cl_ops.c) ---- */
+
+clmlp_status clmlp_cl_mem_alloc(clmlp_be *be, size_t bytes, void **mem);
+void clmlp_cl_mem_free(clmlp_be *be, void *mem);
+clmlp_status clmlp_cl_mem_write(clmlp_be *be, void *mem, size_t offset, void *staging, size_t bytes);
+clmlp_status clmlp_cl_mem_read(clmlp_be *be, const void *mem, void *dst, size_t bytes);
+clmlp_status clmlp_cl_fill(clmlp_be *be, clmlp_buf *dst, size_t n, double value);
+/* Grows a backend-owned buffer of reals to at least n elements. */
+clmlp_status clmlp_cl_reserve(clmlp_cl_be *be, clmlp_buf **buf, size_t n);
+
+/* The operations of the backend interface (cl_ops.c), destroy from cl_setup.c. */
+extern const clmlp_backend_ops clmlp_cl_ops;
+void clmlp_cl_destroy(clmlp_be *be);
+/* The fused per-sample kernel's layer limit (per_sample.cl). */
+enum { CLMLP_CL_PER_SAMPLE_MAX_LAYERS = 4 };
+/* out = g ⊙ sech²(z) on count elements (out may be g): the CLBlast path's epilogue. */
+clmlp_status clmlp_cl_sech2_mul(clmlp_cl_be *be, size_t count, const clmlp_buf *z, const clmlp_buf *g,
+                                clmlp_buf *out);
 
 /* "CL_OUT_OF_RESOURCES" for -5 and so on. */
 const char *clmlp_cl_error_name(cl_int err);
 /* CLMLP_EOPENCL with "<call> failed: <error name> (<code>)". */
 clmlp_status clmlp_cl_fail(const char *call, cl_int err);
 
-/* Picks platform and device from the config (or CLMLP_DEVICE when both are −1). */
-clmlp_status clmlp_cl_choose_device(int platform, int device, cl_device_id *out);
+/* Picks platform and device as a resolved config says (config.h). */
+clmlp_status clmlp_cl_choose_device(const clmlp_config *cfg, cl_device_id *out);
 
 /* Builds the embedded kernels for the backend's dtype and creates every kernel. */
 clmlp_status clmlp_cl_build_kernels(clmlp_cl_be *be);

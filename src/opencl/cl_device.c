@@ -1,7 +1,5 @@
-/* Choosing the OpenCL device: from the config, else CLMLP_DEVICE, else the first GPU,
- * else the first device of the first platform that has one. */
-#include <stdio.h>
-#include <stdlib.h>
+/* Choosing the OpenCL device from a resolved config: by index, by type ("gpu", "cpu"),
+ * else the first GPU, else the first device of the first platform that has one. */
 #include <string.h>
 
 #include "../error.h"
@@ -66,7 +64,7 @@ static clmlp_status by_index(const cl_platform_id *platforms, cl_uint n_platform
     return CLMLP_OK;
 }
 
-clmlp_status clmlp_cl_choose_device(int platform, int device, cl_device_id *out)
+clmlp_status clmlp_cl_choose_device(const clmlp_config *cfg, cl_device_id *out)
 {
     cl_platform_id platforms[MAX_PLATFORMS];
     cl_uint n_platforms = 0;
@@ -74,24 +72,15 @@ clmlp_status clmlp_cl_choose_device(int platform, int device, cl_device_id *out)
     if (s != CLMLP_OK)
         return s;
 
-    if (platform >= 0 || device >= 0)
-        return by_index(platforms, n_platforms, platform < 0 ? 0 : platform, device, out);
-
-    const char *spec = getenv("CLMLP_DEVICE");
-    if (spec && *spec) {
-        if (strcmp(spec, "gpu") == 0 || strcmp(spec, "cpu") == 0) {
-            int gpu = spec[0] == 'g';
-            if (first_of_type(platforms, n_platforms, gpu ? CL_DEVICE_TYPE_GPU : CL_DEVICE_TYPE_CPU, out) != CLMLP_OK)
-                return clmlp_fail(CLMLP_ENODEVICE, "CLMLP_DEVICE=%s: no OpenCL %s device found", spec,
-                                  gpu ? "GPU" : "CPU");
-            return CLMLP_OK;
-        }
-        int p, d, used = 0;
-        if (sscanf(spec, "%d:%d%n", &p, &d, &used) == 2 && spec[used] == '\0' && p >= 0 && d >= 0)
-            return by_index(platforms, n_platforms, p, d, out);
-        return clmlp_fail(CLMLP_EINVAL, "CLMLP_DEVICE='%s' is not gpu, cpu or PLATFORM:DEVICE (e.g. 0:1)", spec);
+    if (cfg->platform >= 0 || cfg->device >= 0)
+        return by_index(platforms, n_platforms, cfg->platform < 0 ? 0 : cfg->platform, cfg->device, out);
+    const char *spec = cfg->device_spec;
+    if (strcmp(spec, "gpu") == 0 || strcmp(spec, "cpu") == 0) {
+        int gpu = spec[0] == 'g';
+        if (first_of_type(platforms, n_platforms, gpu ? CL_DEVICE_TYPE_GPU : CL_DEVICE_TYPE_CPU, out) != CLMLP_OK)
+            return clmlp_fail(CLMLP_ENODEVICE, "device %s: no OpenCL %s device found", spec, gpu ? "GPU" : "CPU");
+        return CLMLP_OK;
     }
-
     if (first_of_type(platforms, n_platforms, CL_DEVICE_TYPE_GPU, out) == CLMLP_OK ||
         first_of_type(platforms, n_platforms, CL_DEVICE_TYPE_ALL, out) == CLMLP_OK)
         return CLMLP_OK;

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../config.h"
 #include "../error.h"
 #include "cl_common.h"
 
@@ -54,7 +55,9 @@ clmlp_status clmlp_list_devices(clmlp_device_info *infos, size_t max, size_t *co
     n_platforms = n_platforms > MAX_PLATFORMS ? MAX_PLATFORMS : n_platforms;
 
     cl_device_id chosen = NULL; /* what the default choice would take (none: no flag set) */
-    if (clmlp_cl_choose_device(-1, -1, &chosen) != CLMLP_OK)
+    clmlp_config cfg;
+    clmlp_config_init(&cfg);
+    if (clmlp_config_resolve(&cfg, &cfg) != CLMLP_OK || clmlp_cl_choose_device(&cfg, &chosen) != CLMLP_OK)
         chosen = NULL;
     for (cl_uint p = 0; p < n_platforms; p++) {
         cl_device_id devices[MAX_DEVICES];

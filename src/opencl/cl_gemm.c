@@ -16,11 +16,11 @@ clmlp_status clmlp_cl_gemm(clmlp_cl_be *be, int trans_a, int trans_b, size_t m, 
     if (clmlp_fault_hit(CLMLP_FAULT_ENQUEUE))
         code = CLBlastOpenCLOutOfResources;
     else if (be->base.dtype == CLMLP_F32)
-        code = CLBlastSgemm(CLBlastLayoutRowMajor, ta, tb, m, n, k, 1.0f, A->mem, 0, lda, B->mem, 0,
-                            ldb, 0.0f, C->mem, 0, ldc, &be->queue, NULL);
+        code = CLBlastSgemm(CLBlastLayoutRowMajor, ta, tb, m, n, k, 1.0f, CL_MEM(A), 0, lda, CL_MEM(B), 0,
+                            ldb, 0.0f, CL_MEM(C), 0, ldc, &be->queue, NULL);
     else
-        code = CLBlastDgemm(CLBlastLayoutRowMajor, ta, tb, m, n, k, 1.0, A->mem, 0, lda, B->mem, 0,
-                            ldb, 0.0, C->mem, 0, ldc, &be->queue, NULL);
+        code = CLBlastDgemm(CLBlastLayoutRowMajor, ta, tb, m, n, k, 1.0, CL_MEM(A), 0, lda, CL_MEM(B), 0,
+                            ldb, 0.0, CL_MEM(C), 0, ldc, &be->queue, NULL);
     if (code != CLBlastSuccess)
         return clmlp_fail(CLMLP_EOPENCL, "CLBlast %cgemm (%c%c, m %zu n %zu k %zu) failed: status %d",
                           be->base.dtype == CLMLP_F32 ? 'S' : 'D', trans_a ? 'T' : 'N',

@@ -1,4 +1,5 @@
 /* Building the embedded kernels for the backend's dtype, or loading them from the cache. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +14,22 @@ extern const char clmlp_kernel_source[]; /* generated from the kernels/ folder b
 #else
 #define PLANTED_BUG ""
 #endif
+
+/* Every kernel the backend uses, by name and place in clmlp_cl_kernels. */
+#define KERNEL(name) {#name, offsetof(clmlp_cl_kernels, name)}
+static const struct {
+    const char *name;
+    size_t offset;
+} kernels[] = {
+    KERNEL(forward_layer),   KERNEL(bias_act),     KERNEL(output_delta_mse), KERNEL(output_delta_ce),
+    KERNEL(backprop_delta),  KERNEL(sech2_mul),    KERNEL(weight_grad),      KERNEL(bias_grad),
+    KERNEL(fill),            KERNEL(gather_rows),  KERNEL(gather_pixels),    KERNEL(sgd_momentum),
+    KERNEL(batch_stats),     KERNEL(confusion_update), KERNEL(gemm_nn),      KERNEL(gemm_tn),
+    KERNEL(gemm_nt),         KERNEL(gemm_tn_sgd),  KERNEL(train_per_sample),
+};
+#undef KERNEL
+
+static cl_kernel *slot(clmlp_cl_be *be, size_t i) { return (cl_kernel *)((char *)&be->k + kernels[i].offset); }
 
 static clmlp_status build_failure(clmlp_cl_be *be, cl_int err)
 {
@@ -68,44 +85,17 @@ clmlp_status clmlp_cl_build_kernels(clmlp_cl_be *be)
             clmlp_cl_cache_store(be, be->program, cache_path, key);
     }
 
-    struct {
-        const char *name;
-        cl_kernel *slot;
-    } kernels[] = {
-        {"forward_layer", &be->k.forward_layer},   {"bias_act", &be->k.bias_act},
-        {"output_delta_mse", &be->k.output_delta_mse}, {"output_delta_ce", &be->k.output_delta_ce},
-        {"backprop_delta", &be->k.backprop_delta}, {"sech2_mul", &be->k.sech2_mul},
-        {"weight_grad", &be->k.weight_grad},       {"bias_grad", &be->k.bias_grad},
-        {"sgd_update", &be->k.sgd_update},         {"fill", &be->k.fill},
-        {"gather_rows", &be->k.gather_rows},       {"sgd_momentum", &be->k.sgd_momentum},
-        {"gather_pixels", &be->k.gather_pixels},
-        {"batch_stats", &be->k.batch_stats},       {"confusion_update", &be->k.confusion_update},
-        {"gemm_nn", &be->k.gemm_nn},               {"gemm_tn", &be->k.gemm_tn},
-        {"train_per_sample", &be->k.train_per_sample},
-        {"gemm_nt", &be->k.gemm_nt},               {"gemm_tn_sgd", &be->k.gemm_tn_sgd},
-    };
-    for (size_t i = 0; i < sizeof kernels / sizeof kernels[0]; i++) {
-        clmlp_status s = create_kernel(be, kernels[i].name, kernels[i].slot);
-        if (s != CLMLP_OK)
-            return s;
-    }
+    for (size_t i = 0; i < sizeof kernels / sizeof kernels[0]; i++)
+        TRY(create_kernel(be, kernels[i].name, slot(be, i)));
     return CLMLP_OK;
 }
 
 void clmlp_cl_release_kernels(clmlp_cl_be *be)
 {
-    cl_kernel *all[] = {&be->k.forward_layer,   &be->k.bias_act,       &be->k.output_delta_mse,
-                        &be->k.output_delta_ce, &be->k.backprop_delta, &be->k.sech2_mul,
-                        &be->k.weight_grad,     &be->k.bias_grad,      &be->k.sgd_update,
-                        &be->k.fill,            &be->k.gather_rows,    &be->k.sgd_momentum,
-                        &be->k.gather_pixels,
-                        &be->k.batch_stats,     &be->k.confusion_update, &be->k.gemm_nn,
-                        &be->k.gemm_tn,         &be->k.train_per_sample,
-                        &be->k.gemm_nt,         &be->k.gemm_tn_sgd};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        if (*all[i]) {
-            clReleaseKernel(*all[i]);
-            *all[i] = NULL;
+    for (size_t i = 0; i < sizeof kernels / sizeof kernels[0]; i++)
+        if (*slot(be, i)) {
+            clReleaseKernel(*slot(be, i));
+            *slot(be, i) = NULL;
         }
     if (be->program) {
         clReleaseProgram(be->program);

@@ -1,0 +1,68 @@
+/* Launching kernels: arguments, sizes that must fit a uint, and the tiled products'
+ * shape. Every enqueue goes through clmlp_cl_launch. */
+#include <limits.h>
+
+#include "../error.h"
+#include "../fault.h"
+#include "cl_common.h"
+
+clmlp_karg clmlp_cl_real(const clmlp_cl_be *be, clmlp_real_arg *storage, double v)
+{
+    storage->f = (float)v;
+    storage->d = v;
+    return be->base.dtype == CLMLP_F32 ? ARG(storage->f) : ARG(storage->d);
+}
+
+clmlp_status clmlp_cl_uint(size_t v, const char *what, cl_uint *out)
+{
+    if (v > UINT_MAX)
+        return clmlp_fail(CLMLP_EINVAL, "%s = %zu exceeds the OpenCL backend's limit %u", what, v, UINT_MAX);
+    *out = (cl_uint)v;
+    return CLMLP_OK;
+}
+
+clmlp_status clmlp_cl_launch(clmlp_cl_be *be, cl_kernel kernel, const char *name, cl_uint dims, const size_t *global,
+                             const size_t *local, size_t n_args, const clmlp_karg *args)
+{
+    for (size_t i = 0; i < n_args; i++) {
+        cl_int err = clSetKernelArg(kernel, (cl_uint)i, args[i].size, args[i].value);
+        if (err != CL_SUCCESS) {
+            clmlp_cl_fail("clSetKernelArg", err);
+            return clmlp_fail_context(CLMLP_EOPENCL, "kernel %s argument %zu", name, i);
+        }
+    }
+    cl_int err = clmlp_fault_hit(CLMLP_FAULT_ENQUEUE)
+                     ? CL_OUT_OF_RESOURCES
+                     : clEnqueueNDRangeKernel(be->queue, kernel, dims, NULL, global, local, 0, NULL, NULL);
+    if (err != CL_SUCCESS) {
+        clmlp_cl_fail("clEnqueueNDRangeKernel", err);
+        return clmlp_fail_context(CLMLP_EOPENCL, "kernel %s", name);
+    }
+    return CLMLP_OK;
+}
+
+enum { MAX_EPILOGUE_ARGS = 8 };
+
+clmlp_status clmlp_cl_launch_product(clmlp_cl_be *be, cl_kernel kernel, const char *name, int rows_first,
+                                     size_t tile_rows, size_t tile_cols, size_t m, size_t n, size_t k,
+                                     const clmlp_buf *A, size_t lda, const clmlp_buf *B, size_t ldb, clmlp_buf *C,
+                                     size_t ldc, size_t n_epilogue, const clmlp_karg *epilogue)
+{
+    if (n_epilogue > MAX_EPILOGUE_ARGS)
+        return clmlp_fail(CLMLP_EINVAL, "kernel %s: %zu epilogue arguments, at most %d", name, n_epilogue,
+                          MAX_EPILOGUE_ARGS);
+    cl_uint um, un, uk, ua, ub, uc;
+    TRY(clmlp_cl_uint(m, "rows", &um));
+    TRY(clmlp_cl_uint(n, "columns", &un));
+    TRY(clmlp_cl_uint(k, "inner size", &uk));
+    TRY(clmlp_cl_uint(lda, "row stride", &ua));
+    TRY(clmlp_cl_uint(ldb, "row stride", &ub));
+    TRY(clmlp_cl_uint(ldc, "row stride", &uc));
+    clmlp_karg args[9 + MAX_EPILOGUE_ARGS] = {ARG(um), ARG(un), ARG(uk), MEM(A), ARG(ua),
+                                              MEM(B),  ARG(ub), MEM(C), ARG(uc)};
+    for (size_t i = 0; i < n_epilogue; i++)
+        args[9 + i] = epilogue[i];
+    size_t row_tiles = (m + tile_rows - 1) / tile_rows, col_tiles = (n + tile_cols - 1) / tile_cols;
+    size_t global[2] = {rows_first ? row_tiles : col_tiles, rows_first ? col_tiles : row_tiles};
+    return clmlp_cl_launch(be, kernel, name, 2, global, (size_t[]){1, 1}, 9 + n_epilogue, args);
+}

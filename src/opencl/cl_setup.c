@@ -1,0 +1,105 @@
+/* The OpenCL backend's life cycle: the device the config names, its context, one
+ * in-order queue, the product choice resolved for the device, the kernels. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../error.h"
+#include "cl_common.h"
+
+void clmlp_cl_destroy(clmlp_be *base)
+{
+    clmlp_cl_be *be = (clmlp_cl_be *)base;
+    if (!be)
+        return;
+    if (be->queue)
+        clFinish(be->queue);
+    clmlp_buf_release(base, be->work);
+    clmlp_cl_release_kernels(be);
+    if (be->queue)
+        clReleaseCommandQueue(be->queue);
+    if (be->context)
+        clReleaseContext(be->context);
+    free(be);
+}
+
+static clmlp_status device_info(cl_device_id device, cl_device_info what, size_t size, void *value, const char *name)
+{
+    cl_int err = clGetDeviceInfo(device, what, size, value, NULL);
+    if (err != CL_SUCCESS) {
+        char call[96];
+        snprintf(call, sizeof call, "clGetDeviceInfo(%s)", name);
+        return clmlp_cl_fail(call, err);
+    }
+    return CLMLP_OK;
+}
+
+static clmlp_status require_fp64(cl_device_id device, const char *name)
+{
+    size_t len = 0;
+    cl_int err = clGetDeviceInfo(device, CL_DEVICE_EXTENSIONS, 0, NULL, &len);
+    if (err != CL_SUCCESS)
+        return clmlp_cl_fail("clGetDeviceInfo(CL_DEVICE_EXTENSIONS)", err);
+    char *all = malloc(len + 1);
+    if (!all)
+        return clmlp_fail(CLMLP_ENOMEM, "cannot allocate %zu bytes for the extension list", len + 1);
+    err = clGetDeviceInfo(device, CL_DEVICE_EXTENSIONS, len, all, NULL);
+    all[len] = '\0';
+    int has_fp64 = err == CL_SUCCESS && strstr(all, "cl_khr_fp64") != NULL;
+    free(all);
+    if (err != CL_SUCCESS)
+        return clmlp_cl_fail("clGetDeviceInfo(CL_DEVICE_EXTENSIONS)", err);
+    if (!has_fp64)
+        return clmlp_fail(CLMLP_ENODEVICE, "OpenCL device '%s' lacks cl_khr_fp64, needed for CLMLP_F64 (use CLMLP_F32)",
+                          name);
+    return CLMLP_OK;
+}
+
+static clmlp_status device_setup(clmlp_cl_be *be)
+{
+    char name[200] = "";
+    TRY(device_info(be->device, CL_DEVICE_NAME, sizeof name - 1, name, "CL_DEVICE_NAME"));
+    snprintf(be->base.name, sizeof be->base.name, "opencl: %s", name);
+    TRY(device_info(be->device, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof be->max_alloc, &be->max_alloc,
+                    "CL_DEVICE_MAX_MEM_ALLOC_SIZE"));
+    if (be->gemm == CLMLP_PRODUCTS_AUTO) { /* our tiled kernels on CPUs, CLBlast's tuning elsewhere */
+        cl_device_type type = 0;
+        TRY(device_info(be->device, CL_DEVICE_TYPE, sizeof type, &type, "CL_DEVICE_TYPE"));
+        be->gemm = type & CL_DEVICE_TYPE_CPU ? CLMLP_PRODUCTS_OWN : CLMLP_PRODUCTS_CLBLAST;
+    }
+    if (be->base.dtype == CLMLP_F64)
+        TRY(require_fp64(be->device, name));
+
+    cl_int err;
+    be->context = clCreateContext(NULL, 1, &be->device, NULL, NULL, &err);
+    if (err != CL_SUCCESS) {
+        be->context = NULL;
+        return clmlp_cl_fail("clCreateContext", err);
+    }
+    be->queue = clCreateCommandQueue(be->context, be->device, 0, &err);
+    if (err != CL_SUCCESS) {
+        be->queue = NULL;
+        return clmlp_cl_fail("clCreateCommandQueue", err);
+    }
+    return clmlp_cl_build_kernels(be);
+}
+
+clmlp_status clmlp_opencl_backend_create(const clmlp_config *cfg, clmlp_be **out)
+{
+    clmlp_cl_be *be = calloc(1, sizeof *be);
+    if (!be)
+        return clmlp_fail(CLMLP_ENOMEM, "cannot allocate the OpenCL backend");
+    be->base.ops = &clmlp_cl_ops;
+    be->base.dtype = cfg->dtype;
+    be->gemm = cfg->products;
+    be->pad_bytes = CLMLP_PAD * clmlp_buf_element_size(&be->base, CLMLP_BUF_REAL);
+    clmlp_status s = clmlp_cl_choose_device(cfg, &be->device);
+    if (s == CLMLP_OK)
+        s = device_setup(be);
+    if (s != CLMLP_OK) {
+        clmlp_cl_destroy(&be->base);
+        return s;
+    }
+    *out = &be->base;
+    return CLMLP_OK;
+}

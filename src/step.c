@@ -1,0 +1,283 @@
+/* One batch of training or evaluation as a sequence of backend operations (step.h). */
+#include "step.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#include "checked.h"
+
+/* ---- buffers ------------------------------------------------------------ */
+
+static void release_batch_state(clmlp_net *net, clmlp_layer *layers, clmlp_buf *y, clmlp_buf *row_loss)
+{
+    for (size_t l = 0; l <= net->L; l++) {
+        clmlp_buf_release(net->be, layers[l].z);
+        clmlp_buf_release(net->be, layers[l].a);
+        clmlp_buf_release(net->be, layers[l].delta);
+    }
+    clmlp_buf_release(net->be, y);
+    clmlp_buf_release(net->be, row_loss);
+}
+
+/* Growing allocates the new set before freeing the old, so a failure leaves the net as
+ * it was. */
+clmlp_status clmlp_step_reserve(clmlp_net *net, size_t rows)
+{
+    if (rows <= net->capacity)
+        return CLMLP_OK;
+    for (size_t l = 0; l <= net->L; l++) {
+        size_t bytes;
+        if (!clmlp_mul3_ok(rows, net->n[l], sizeof(double), &bytes))
+            return clmlp_fail(CLMLP_ENOMEM, "a batch of %zu rows × n_%zu = %zu overflows size_t", rows, l, net->n[l]);
+    }
+    clmlp_layer *fresh = calloc(net->L + 1, sizeof *fresh);
+    clmlp_buf *y = NULL, *row_loss = NULL;
+    if (!fresh)
+        return clmlp_fail(CLMLP_ENOMEM, "cannot allocate batch state");
+    clmlp_status s = CLMLP_OK;
+    for (size_t l = 0; l <= net->L && s == CLMLP_OK; l++) {
+        size_t count = rows * net->n[l];
+        s = clmlp_buf_alloc(net->be, CLMLP_BUF_REAL, count, &fresh[l].a);
+        if (s == CLMLP_OK && l > 0)
+            s = clmlp_buf_alloc(net->be, CLMLP_BUF_REAL, count, &fresh[l].z);
+        if (s == CLMLP_OK && l > 0)
+            s = clmlp_buf_alloc(net->be, CLMLP_BUF_REAL, count, &fresh[l].delta);
+    }
+    if (s == CLMLP_OK)
+        s = clmlp_buf_alloc(net->be, CLMLP_BUF_REAL, rows * net->n[net->L], &y);
+    if (s == CLMLP_OK)
+        s = clmlp_buf_alloc(net->be, CLMLP_BUF_REAL, rows, &row_loss);
+    if (s != CLMLP_OK) {
+        release_batch_state(net, fresh, y, row_loss);
+        free(fresh);
+        return s;
+    }
+    release_batch_state(net, net->layers, net->y, net->row_loss);
+    for (size_t l = 0; l <= net->L; l++) {
+        net->layers[l].z = fresh[l].z;
+        net->layers[l].a = fresh[l].a;
+        net->layers[l].delta = fresh[l].delta;
+    }
+    free(fresh);
+    net->y = y;
+    net->row_loss = row_loss;
+    net->capacity = rows;
+    return CLMLP_OK;
+}
+
+void clmlp_step_release(clmlp_net *net)
+{
+    release_batch_state(net, net->layers, net->y, net->row_loss);
+    clmlp_buf_release(net->be, net->stats);
+    clmlp_buf_release(net->be, net->confusion);
+    clmlp_buf_release(net->be, net->order);
+}
+
+/* *buf becomes n zeros, allocated if missing; a failure to zero a new buffer releases
+ * it (never left allocated but unset). */
+static clmlp_status zeroed(clmlp_net *net, size_t n, clmlp_buf **buf)
+{
+    if (*buf)
+        return clmlp_buf_fill(net->be, *buf, n, 0.0);
+    clmlp_buf *fresh;
+    TRY(clmlp_buf_alloc(net->be, CLMLP_BUF_REAL, n, &fresh));
+    clmlp_status s = clmlp_buf_fill(net->be, fresh, n, 0.0);
+    if (s != CLMLP_OK) {
+        clmlp_buf_release(net->be, fresh);
+        return s;
+    }
+    *buf = fresh;
+    return CLMLP_OK;
+}
+
+/* ---- the passes ---------------------------------------------------------- */
+
+static int apply_tanh(const clmlp_net *net, size_t l)
+{
+    return !(net->cfg.loss == CLMLP_LOSS_SOFTMAX_CE && l == net->L);
+}
+
+clmlp_status clmlp_step_forward(clmlp_net *net, size_t batch)
+{
+    for (size_t l = 1; l <= net->L; l++) {
+        clmlp_layer *ly = &net->layers[l];
+        clmlp_status s = net->be->ops->forward_layer(net->be, batch, net->n[l - 1], net->n[l], net->layers[l - 1].a,
+                                                     ly->W, ly->b, apply_tanh(net, l), ly->z, ly->a);
+        if (s != CLMLP_OK)
+            return clmlp_fail_context(s, "forward layer %zu", l);
+    }
+    return CLMLP_OK;
+}
+
+static clmlp_status output_delta(clmlp_net *net, size_t batch)
+{
+    clmlp_layer *out = &net->layers[net->L];
+    return net->be->ops->output_delta(net->be, net->cfg.loss, batch, net->n[net->L], out->z, out->a, net->y,
+                                      out->delta, net->row_loss);
+}
+
+/* Layer l's gradient, or with sgd its update: fused where the backend can. */
+static clmlp_status layer_update(clmlp_net *net, size_t batch, size_t l, const clmlp_sgd *sgd)
+{
+    const clmlp_backend_ops *ops = net->be->ops;
+    clmlp_layer *ly = &net->layers[l];
+    const clmlp_buf *a_prev = net->layers[l - 1].a;
+    size_t n_in = net->n[l - 1], n_out = net->n[l];
+    if (!sgd)
+        return ops->weight_grad(net->be, batch, n_in, n_out, ly->delta, a_prev, ly->dW, ly->db);
+    clmlp_layers view = clmlp_net_layers(net);
+    if (ops->can(net->be, CLMLP_CAN_FUSE_WEIGHT_SGD, &view, batch))
+        return ops->weight_grad_sgd(net->be, batch, n_in, n_out, ly->delta, a_prev, sgd, ly->W, ly->vW, ly->b, ly->vb);
+    TRY(ops->weight_grad(net->be, batch, n_in, n_out, ly->delta, a_prev, ly->dW, ly->db));
+    TRY(ops->sgd_momentum(net->be, n_out * n_in, sgd, ly->dW, ly->vW, ly->W));
+    return ops->sgd_momentum(net->be, n_out, sgd, ly->db, ly->vb, ly->b);
+}
+
+static clmlp_status backward_layers(clmlp_net *net, size_t batch, const clmlp_sgd *sgd)
+{
+    for (size_t l = net->L; l >= 1; l--) {
+        clmlp_layer *ly = &net->layers[l];
+        clmlp_status s = CLMLP_OK;
+        if (l > 1) /* before W[l] moves */
+            s = net->be->ops->backprop_delta(net->be, batch, net->n[l - 1], net->n[l], ly->delta, ly->W,
+                                             net->layers[l - 1].z, net->layers[l - 1].delta);
+        if (s == CLMLP_OK)
+            s = layer_update(net, batch, l, sgd);
+        if (s != CLMLP_OK)
+            return clmlp_fail_context(s, "backward layer %zu", l);
+    }
+    return CLMLP_OK;
+}
+
+clmlp_status clmlp_step_backward(clmlp_net *net, size_t batch, const clmlp_sgd *sgd)
+{
+    TRY(output_delta(net, batch));
+    return backward_layers(net, batch, sgd);
+}
+
+clmlp_status clmlp_step_set_targets(clmlp_net *net, const double *y, size_t batch)
+{
+    return clmlp_buf_upload(net->be, net->y, 0, y, batch * net->n[net->L]);
+}
+
+clmlp_status clmlp_step_loss(clmlp_net *net, size_t batch, double *loss)
+{
+    double *rows = clmlp_alloc_array(batch, sizeof *rows);
+    if (!rows)
+        return clmlp_fail(CLMLP_ENOMEM, "cannot allocate %zu losses", batch);
+    clmlp_status s = clmlp_buf_download(net->be, net->row_loss, rows, batch);
+    double total = 0;
+    for (size_t i = 0; s == CLMLP_OK && i < batch; i++)
+        total += rows[i];
+    free(rows);
+    *loss = total;
+    return s;
+}
+
+/* ---- training ------------------------------------------------------------ */
+
+clmlp_status clmlp_step_begin_training(clmlp_net *net, size_t batch, double momentum, const uint32_t *order,
+                                       size_t count)
+{
+    TRY(clmlp_step_reserve(net, batch));
+    TRY(zeroed(net, 3, &net->stats));
+    for (size_t l = 1; l <= net->L; l++) { /* velocities start at zero and persist across epochs */
+        clmlp_layer *ly = &net->layers[l];
+        size_t n_w = net->n[l] * net->n[l - 1];
+        if (!ly->vW || momentum == 0) /* no velocity then (the kernels skip it): a later momentum starts afresh */
+            TRY(zeroed(net, n_w, &ly->vW));
+        if (!ly->vb || momentum == 0)
+            TRY(zeroed(net, net->n[l], &ly->vb));
+    }
+    if (net->order && net->order->n < count) {
+        clmlp_buf_release(net->be, net->order);
+        net->order = NULL;
+    }
+    if (!net->order)
+        TRY(clmlp_buf_alloc(net->be, CLMLP_BUF_INDEX, count, &net->order));
+    TRY(clmlp_buf_upload_raw(net->be, net->order, 0, order, count));
+    net->batch = 0; /* training overwrites the forward state and the gradients */
+    net->have_grad = 0;
+    net->weights_moved = 1;
+    return CLMLP_OK;
+}
+
+clmlp_status clmlp_step_train(clmlp_net *net, const clmlp_dataset *data, size_t first, size_t batch,
+                              size_t max_steps, const clmlp_sgd *sgd, size_t step, size_t *rows, size_t *steps)
+{
+    const clmlp_backend_ops *ops = net->be->ops;
+    size_t left = data->count - first;
+    clmlp_layers view = clmlp_net_layers(net);
+    if (batch == 1 && ops->can(net->be, CLMLP_CAN_TRAIN_PER_SAMPLE, &view, 1)) {
+        size_t count = left < max_steps ? left : max_steps;
+        TRY(ops->train_per_sample(net->be, &view, data->pixels, data->x_scale, data->x_shift, data->y, net->order,
+                                  first, count, sgd, net->stats));
+        *rows = *steps = count;
+        return CLMLP_OK;
+    }
+    size_t n = left < batch ? left : batch;
+    clmlp_sgd scaled = *sgd;
+    scaled.grad_scale = 1.0 / (double)n; /* the loss is averaged over the batch */
+    TRY(ops->gather_pixels(net->be, data->pixels, data->n_in, net->order, first, n, data->x_scale, data->x_shift,
+                           net->layers[0].a));
+    TRY(ops->gather_rows(net->be, data->y, data->n_out, net->order, first, n, net->y));
+    TRY(clmlp_step_forward(net, n));
+    TRY(output_delta(net, n));
+    TRY(ops->batch_stats(net->be, n, net->n[net->L], net->layers[net->L].a, net->y, net->row_loss, step + 1,
+                         net->stats));
+    TRY(backward_layers(net, n, &scaled));
+    *rows = n;
+    *steps = 1;
+    return CLMLP_OK;
+}
+
+/* ---- evaluation ---------------------------------------------------------- */
+
+clmlp_status clmlp_step_begin_evaluation(clmlp_net *net, size_t batch)
+{
+    size_t classes = net->n[net->L], cells;
+    if (!clmlp_mul_ok(classes, classes, &cells))
+        return clmlp_fail(CLMLP_ENOMEM, "a %zu × %zu confusion matrix overflows size_t", classes, classes);
+    TRY(clmlp_step_reserve(net, batch));
+    TRY(zeroed(net, 3, &net->stats));
+    TRY(zeroed(net, cells, &net->confusion));
+    net->batch = 0; /* the batches overwrite the forward state */
+    net->have_grad = 0;
+    return CLMLP_OK;
+}
+
+clmlp_status clmlp_step_evaluate(clmlp_net *net, const clmlp_dataset *data, size_t first, size_t rows)
+{
+    const clmlp_backend_ops *ops = net->be->ops;
+    const size_t L = net->L;
+    TRY(ops->gather_pixels(net->be, data->pixels, data->n_in, data->identity, first, rows, data->x_scale,
+                           data->x_shift, net->layers[0].a));
+    TRY(ops->gather_rows(net->be, data->y, data->n_out, data->identity, first, rows, net->y));
+    TRY(clmlp_step_forward(net, rows));
+    TRY(output_delta(net, rows));
+    TRY(ops->batch_stats(net->be, rows, net->n[L], net->layers[L].a, net->y, net->row_loss, 0, net->stats));
+    return ops->confusion_update(net->be, rows, net->n[L], net->layers[L].a, net->y, net->confusion);
+}
+
+clmlp_status clmlp_step_read_counters(clmlp_net *net, double *sums, double *confusion)
+{
+    double counters[3];
+    TRY(clmlp_buf_download(net->be, net->stats, counters, 3));
+    sums[0] += counters[0];
+    sums[1] += counters[1];
+    if (sums[2] == 0)
+        sums[2] = counters[2];
+    TRY(clmlp_buf_fill(net->be, net->stats, 3, 0.0));
+    if (!confusion)
+        return CLMLP_OK;
+    size_t cells = net->n[net->L] * net->n[net->L]; /* checked by clmlp_step_begin_evaluation */
+    double *counts = clmlp_alloc_array(cells, sizeof *counts);
+    if (!counts)
+        return clmlp_fail(CLMLP_ENOMEM, "cannot allocate a %zu-cell confusion matrix", cells);
+    clmlp_status s = clmlp_buf_download(net->be, net->confusion, counts, cells);
+    for (size_t c = 0; s == CLMLP_OK && c < cells; c++)
+        confusion[c] += counts[c];
+    free(counts);
+    TRY(s);
+    return clmlp_buf_fill(net->be, net->confusion, cells, 0.0);
+}
