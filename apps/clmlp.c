@@ -4,17 +4,16 @@
 
 #include "cli.h"
 
-static const char usage[] =
-    "usage: clmlp <command> [options]\n"
-    "\n"
-    "commands:\n"
-    "  train       train a net on MNIST-format data\n"
-    "  eval        accuracy, loss and confusion matrix of a saved model\n"
-    "  predict     classify single images with a saved model\n"
-    "  gradcheck   check backpropagation: device vs host vs finite differences\n"
-    "  devices     list OpenCL devices and the one clmlp picks\n"
-    "\n"
-    "clmlp <command> --help shows a command's options; clmlp --version the version.\n";
+static const char usage[] = "usage: clmlp <command> [options]\n"
+                            "\n"
+                            "commands:\n"
+                            "  train       train a net on MNIST-format data\n"
+                            "  eval        accuracy, loss and confusion matrix of a saved model\n"
+                            "  predict     classify single images with a saved model\n"
+                            "  gradcheck   check backpropagation: device vs host vs finite differences\n"
+                            "  devices     list OpenCL devices and the one clmlp picks\n"
+                            "\n"
+                            "clmlp <command> --help shows a command's options; clmlp --version the version.\n";
 
 int main(int argc, char **argv)
 {

@@ -59,8 +59,16 @@ typedef struct {
 
 static int parse(int argc, char **argv, options *o)
 {
-    *o = (options){.sizes = {2, 3, 2}, .n_sizes = 3, .samples = 10, .epochs = 5, .lr = 0.1, .mean = 0.1306,
-                   .std = 0.3080, .loss = CLMLP_LOSS_MSE, .dtype = CLMLP_F64, .backend = CLMLP_BACKEND_OPENCL};
+    *o = (options){.sizes = {2, 3, 2},
+                   .n_sizes = 3,
+                   .samples = 10,
+                   .epochs = 5,
+                   .lr = 0.1,
+                   .mean = 0.1306,
+                   .std = 0.3080,
+                   .loss = CLMLP_LOSS_MSE,
+                   .dtype = CLMLP_F64,
+                   .backend = CLMLP_BACKEND_OPENCL};
     for (int i = 1; i < argc; i++) {
         const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         unsigned long long n;
@@ -204,13 +212,13 @@ typedef struct {
     size_t excused;         /* steps whose fd residual was rounding noise */
 } layer_result;
 
-#define CHECK(call)                                                                                \
-    do {                                                                                           \
-        clmlp_status s_ = (call);                                                                  \
-        if (s_ != CLMLP_OK) {                                                                      \
-            rc = cli_error(CLI_RUNTIME, "%s: %s", clmlp_strerror(s_), clmlp_last_error());         \
-            goto done;                                                                             \
-        }                                                                                          \
+#define CHECK(call)                                                                                                    \
+    do {                                                                                                               \
+        clmlp_status s_ = (call);                                                                                      \
+        if (s_ != CLMLP_OK) {                                                                                          \
+            rc = cli_error(CLI_RUNTIME, "%s: %s", clmlp_strerror(s_), clmlp_last_error());                             \
+            goto done;                                                                                                 \
+        }                                                                                                              \
     } while (0)
 
 int cmd_gradcheck(int argc, char **argv)
@@ -227,7 +235,8 @@ int cmd_gradcheck(int argc, char **argv)
     memset(result, 0, sizeof result);
     size_t biggest = 0;
     for (size_t l = 1; l <= L; l++)
-        biggest = o.sizes[l] * o.sizes[l - 1] + o.sizes[l] > biggest ? o.sizes[l] * o.sizes[l - 1] + o.sizes[l] : biggest;
+        biggest =
+            o.sizes[l] * o.sizes[l - 1] + o.sizes[l] > biggest ? o.sizes[l] * o.sizes[l - 1] + o.sizes[l] : biggest;
 
     /* sizes ≤ 10^9 and samples ≤ 10^5 (parse): these counts fit size_t, the bytes are checked */
     x = clmlp_alloc_array(o.samples * n_in, sizeof *x);
@@ -297,8 +306,8 @@ int cmd_gradcheck(int argc, char **argv)
     for (size_t l = 1; l <= L; l++) {
         int pass = result[l].dev_vs_host <= 1e-3 && result[l].fd <= 1e-4;
         all_pass &= pass;
-        printf("%5zu  %6zu  %15.3g  %21.3g  %s", l, o.sizes[l] * o.sizes[l - 1] + o.sizes[l],
-               result[l].dev_vs_host, result[l].fd, pass ? "PASS" : "FAIL");
+        printf("%5zu  %6zu  %15.3g  %21.3g  %s", l, o.sizes[l] * o.sizes[l - 1] + o.sizes[l], result[l].dev_vs_host,
+               result[l].fd, pass ? "PASS" : "FAIL");
         if (result[l].excused)
             printf("  (%zu step%s within rounding noise)", result[l].excused, result[l].excused == 1 ? "" : "s");
         printf("\n");

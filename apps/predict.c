@@ -7,11 +7,10 @@
 #include "checked.h"
 #include "cli.h"
 
-static const char help[] =
-    "usage: clmlp predict MODEL IDX [INDEX...] [--backend B] [--device SPEC]\n"
-    "\n"
-    "Classifies images INDEX (default 0) of the IDX image file IDX with a saved model and\n"
-    "prints each image as text, its class and the net's output scores.\n";
+static const char help[] = "usage: clmlp predict MODEL IDX [INDEX...] [--backend B] [--device SPEC]\n"
+                           "\n"
+                           "Classifies images INDEX (default 0) of the IDX image file IDX with a saved model and\n"
+                           "prints each image as text, its class and the net's output scores.\n";
 
 /* Ten shades from light to dark, two characters per pixel to keep the aspect. */
 static void draw(const uint8_t *img, size_t rows, size_t cols)
@@ -86,8 +85,8 @@ int cmd_predict(int argc, char **argv)
         goto done;
     }
     if (n_image != n_in) {
-        rc = cli_error(CLI_RUNTIME, "%s: images of %zu × %zu give %zu inputs, the model %s takes n_0 = %zu", file,
-                       rows, cols, n_image, model, n_in);
+        rc = cli_error(CLI_RUNTIME, "%s: images of %zu × %zu give %zu inputs, the model %s takes n_0 = %zu", file, rows,
+                       cols, n_image, model, n_in);
         goto done;
     }
     for (size_t k = 0; k < n_indices; k++) {

@@ -40,9 +40,8 @@ static int emit_csv(FILE *f, void *user)
     fputs("epoch,train_loss,train_accuracy,test_loss,test_accuracy,samples_per_s,seconds,lr\n", f);
     for (size_t i = 0; i < d->n; i++) {
         const report_epoch *r = &d->rows[i];
-        fprintf(f, "%zu,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g\n", r->epoch, r->train_loss,
-                r->train_accuracy, r->test_loss, r->test_accuracy, r->samples_per_s, r->seconds,
-                r->lr);
+        fprintf(f, "%zu,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g\n", r->epoch, r->train_loss, r->train_accuracy, r->test_loss,
+                r->test_accuracy, r->samples_per_s, r->seconds, r->lr);
     }
     return 0; /* stdio's errors are found after the flush */
 }
@@ -112,8 +111,7 @@ void report_progress_start(report_progress *p, FILE *out)
     p->last_draw = -1; /* nothing drawn yet */
 }
 
-void report_progress_update(report_progress *p, size_t epoch, size_t done, size_t total,
-                            double running_loss)
+void report_progress_update(report_progress *p, size_t epoch, size_t done, size_t total, double running_loss)
 {
     if (!p->is_tty)
         return;
@@ -133,8 +131,8 @@ void report_progress_update(report_progress *p, size_t epoch, size_t done, size_
     double elapsed = now - p->start;
     double rate = elapsed > 0 ? (double)done / elapsed : 0;
     /* \033[K erases what a longer previous line left to the right. */
-    fprintf(p->out, "\repoch %zu [%s] %3d%% %zu/%zu  %.0f samples/s  loss %.4f\033[K", epoch, bar,
-            (int)(frac * 100), done, total, rate, running_loss);
+    fprintf(p->out, "\repoch %zu [%s] %3d%% %zu/%zu  %.0f samples/s  loss %.4f\033[K", epoch, bar, (int)(frac * 100),
+            done, total, rate, running_loss);
     fflush(p->out);
 }
 

@@ -32,9 +32,8 @@ static void xml_text(FILE *f, const char *s)
             while (k <= extra && (p[k] & 0xC0) == 0x80)
                 k++;
             /* Overlong 3/4-byte forms, surrogates and > U+10FFFF are not UTF-8 either. */
-            int bad = extra == 0 || k <= extra || (c == 0xE0 && p[1] < 0xA0) ||
-                      (c == 0xED && p[1] >= 0xA0) || (c == 0xF0 && p[1] < 0x90) ||
-                      (c == 0xF4 && p[1] >= 0x90) ||
+            int bad = extra == 0 || k <= extra || (c == 0xE0 && p[1] < 0xA0) || (c == 0xED && p[1] >= 0xA0) ||
+                      (c == 0xF0 && p[1] < 0x90) || (c == 0xF4 && p[1] >= 0x90) ||
                       (c == 0xEF && p[1] == 0xBF && (p[2] == 0xBE || p[2] == 0xBF));
             if (bad) {
                 fputs("\xEF\xBF\xBD", f); /* U+FFFD */
@@ -163,8 +162,10 @@ static void draw_series(FILE *f, const doc *d, const series *s, axis xa, axis ya
         }
         finite++;
         if (!open)
-            fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" "
-                       "stroke-linejoin=\"round\" points=\"", s->color);
+            fprintf(f,
+                    "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" "
+                    "stroke-linejoin=\"round\" points=\"",
+                    s->color);
         fprintf(f, "%s%.2f,%.2f", open ? " " : "", scale((double)d->rows[i].epoch, xa, left, right),
                 scale(v, ya, bottom, top));
         open = 1;
@@ -175,17 +176,16 @@ static void draw_series(FILE *f, const doc *d, const series *s, axis xa, axis ya
         double v = s->get(&d->rows[i]);
         if (!isfinite(v))
             continue;
-        int alone = (i == 0 || !isfinite(s->get(&d->rows[i - 1]))) &&
-                    (i + 1 == d->n || !isfinite(s->get(&d->rows[i + 1])));
+        int alone =
+            (i == 0 || !isfinite(s->get(&d->rows[i - 1]))) && (i + 1 == d->n || !isfinite(s->get(&d->rows[i + 1])));
         if (finite <= MARKER_MAX_POINTS || alone)
             fprintf(f, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"3.5\" fill=\"%s\"/>\n",
-                    scale((double)d->rows[i].epoch, xa, left, right),
-                    scale(v, ya, bottom, top), s->color);
+                    scale((double)d->rows[i].epoch, xa, left, right), scale(v, ya, bottom, top), s->color);
     }
 }
 
-static void draw_panel(FILE *f, const doc *d, double x0, const char *heading, const char *y_title,
-                       double empty_hi, const series s[2])
+static void draw_panel(FILE *f, const doc *d, double x0, const char *heading, const char *y_title, double empty_hi,
+                       const series s[2])
 {
     double left = x0 + PLOT_LEFT, right = x0 + PLOT_RIGHT, mid = (left + right) / 2;
     double bottom = PLOT_BOTTOM - INSET, top = PLOT_TOP + INSET;
@@ -202,16 +202,20 @@ static void draw_panel(FILE *f, const doc *d, double x0, const char *heading, co
     axis ya = y_axis(lo, hi, empty_hi), xa = x_axis(d);
     char label[64];
 
-    fprintf(f, "<g>\n<text x=\"%.1f\" y=\"72\" text-anchor=\"middle\" font-size=\"15\" "
-               "font-weight=\"bold\">", mid);
+    fprintf(f,
+            "<g>\n<text x=\"%.1f\" y=\"72\" text-anchor=\"middle\" font-size=\"15\" "
+            "font-weight=\"bold\">",
+            mid);
     xml_text(f, heading);
     fputs("</text>\n", f);
 
     /* Legend above the plot, so it never covers a line. */
     for (int k = 0; k < 2; k++) {
         double lx = left + 10 + k * 150;
-        fprintf(f, "<line x1=\"%.1f\" y1=\"92\" x2=\"%.1f\" y2=\"92\" stroke=\"%s\" "
-                   "stroke-width=\"2\"/>\n", lx, lx + 24, s[k].color);
+        fprintf(f,
+                "<line x1=\"%.1f\" y1=\"92\" x2=\"%.1f\" y2=\"92\" stroke=\"%s\" "
+                "stroke-width=\"2\"/>\n",
+                lx, lx + 24, s[k].color);
         fprintf(f, "<circle cx=\"%.1f\" cy=\"92\" r=\"3.5\" fill=\"%s\"/>\n", lx + 12, s[k].color);
         fprintf(f, "<text x=\"%.1f\" y=\"96\">", lx + 30);
         xml_text(f, s[k].name);
@@ -224,13 +228,11 @@ static void draw_panel(FILE *f, const doc *d, double x0, const char *heading, co
         if (v > ya.hi + ya.step * 1e-6)
             break;
         double y = scale(v, ya, bottom, top);
-        fprintf(f, "<line x1=\"%.1f\" y1=\"%.2f\" x2=\"%.1f\" y2=\"%.2f\" stroke=\"#e0e0e0\"/>\n",
-                left, y, right, y);
-        fprintf(f, "<line x1=\"%.1f\" y1=\"%.2f\" x2=\"%.1f\" y2=\"%.2f\" stroke=\"#000\"/>\n",
-                left - 5, y, left, y);
+        fprintf(f, "<line x1=\"%.1f\" y1=\"%.2f\" x2=\"%.1f\" y2=\"%.2f\" stroke=\"#e0e0e0\"/>\n", left, y, right, y);
+        fprintf(f, "<line x1=\"%.1f\" y1=\"%.2f\" x2=\"%.1f\" y2=\"%.2f\" stroke=\"#000\"/>\n", left - 5, y, left, y);
         tick_label(label, sizeof label, v, ya.step);
-        fprintf(f, "<text x=\"%.1f\" y=\"%.2f\" text-anchor=\"end\" font-size=\"11\">%s</text>\n",
-                left - 8, y + 4, label);
+        fprintf(f, "<text x=\"%.1f\" y=\"%.2f\" text-anchor=\"end\" font-size=\"11\">%s</text>\n", left - 8, y + 4,
+                label);
     }
     /* Ticks on x: multiples of the step inside the range, and the first epoch when no
      * multiple is near it. */
@@ -241,19 +243,19 @@ static void draw_panel(FILE *f, const doc *d, double x0, const char *heading, co
         if (v > xa.hi + 1e-9)
             break;
         double x = scale(v, xa, left + INSET, right - INSET);
-        fprintf(f, "<line x1=\"%.2f\" y1=\"%d\" x2=\"%.2f\" y2=\"%d\" stroke=\"#000\"/>\n", x,
-                PLOT_BOTTOM, x, PLOT_BOTTOM + 5);
-        fprintf(f, "<text x=\"%.2f\" y=\"%d\" text-anchor=\"middle\" font-size=\"11\">%.0f</text>\n",
-                x, PLOT_BOTTOM + 19, v);
+        fprintf(f, "<line x1=\"%.2f\" y1=\"%d\" x2=\"%.2f\" y2=\"%d\" stroke=\"#000\"/>\n", x, PLOT_BOTTOM, x,
+                PLOT_BOTTOM + 5);
+        fprintf(f, "<text x=\"%.2f\" y=\"%d\" text-anchor=\"middle\" font-size=\"11\">%.0f</text>\n", x,
+                PLOT_BOTTOM + 19, v);
     }
     /* Axes last among the guides, so grid lines do not cover them. */
-    fprintf(f, "<path d=\"M%.1f %d V%d H%.1f\" fill=\"none\" stroke=\"#000\"/>\n", left, PLOT_TOP,
-            PLOT_BOTTOM, right);
-    fprintf(f, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">epoch</text>\n", mid,
-            PLOT_BOTTOM + 42);
+    fprintf(f, "<path d=\"M%.1f %d V%d H%.1f\" fill=\"none\" stroke=\"#000\"/>\n", left, PLOT_TOP, PLOT_BOTTOM, right);
+    fprintf(f, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">epoch</text>\n", mid, PLOT_BOTTOM + 42);
     double ty = (PLOT_TOP + PLOT_BOTTOM) / 2.0;
-    fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" "
-               "transform=\"rotate(-90 %.1f %.1f)\">", x0 + 20, ty, x0 + 20, ty);
+    fprintf(f,
+            "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" "
+            "transform=\"rotate(-90 %.1f %.1f)\">",
+            x0 + 20, ty, x0 + 20, ty);
     xml_text(f, y_title);
     fputs("</text>\n", f);
 
@@ -261,8 +263,10 @@ static void draw_panel(FILE *f, const doc *d, double x0, const char *heading, co
         draw_series(f, d, &s[0], xa, ya, x0);
         draw_series(f, d, &s[1], xa, ya, x0);
     } else {
-        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"#888\">no data"
-                   "</text>\n", mid, ty);
+        fprintf(f,
+                "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"#888\">no data"
+                "</text>\n",
+                mid, ty);
     }
     fputs("</g>\n", f);
 }
@@ -271,20 +275,23 @@ int svg_plot_write(FILE *f, const report_epoch *rows, size_t n, const char *titl
 {
     const doc document = {rows, n, title_or_null}, *d = &document;
     const char *title = d->title && *d->title ? d->title : "clmlp training";
-    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-               "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-               "viewBox=\"0 0 %d %d\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\" "
-               "font-size=\"12\">\n<title>", SVG_W, SVG_H, SVG_W, SVG_H);
+    fprintf(f,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+            "viewBox=\"0 0 %d %d\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\" "
+            "font-size=\"12\">\n<title>",
+            SVG_W, SVG_H, SVG_W, SVG_H);
     xml_text(f, title);
-    fprintf(f, "</title>\n<rect width=\"%d\" height=\"%d\" fill=\"#fff\"/>\n"
-               "<text x=\"%d\" y=\"28\" text-anchor=\"middle\" font-size=\"18\">", SVG_W, SVG_H,
-            SVG_W / 2);
+    fprintf(f,
+            "</title>\n<rect width=\"%d\" height=\"%d\" fill=\"#fff\"/>\n"
+            "<text x=\"%d\" y=\"28\" text-anchor=\"middle\" font-size=\"18\">",
+            SVG_W, SVG_H, SVG_W / 2);
     xml_text(f, title);
     fputs("</text>\n", f);
 
     /* The numbers a reader looks for first, under the title. */
-    fprintf(f, "<text x=\"%d\" y=\"48\" text-anchor=\"middle\" fill=\"#555\">%zu epoch%s", SVG_W / 2,
-            d->n, d->n == 1 ? "" : "s");
+    fprintf(f, "<text x=\"%d\" y=\"48\" text-anchor=\"middle\" fill=\"#555\">%zu epoch%s", SVG_W / 2, d->n,
+            d->n == 1 ? "" : "s");
     if (d->n) {
         const report_epoch *last = &d->rows[d->n - 1];
         if (isfinite(last->test_accuracy))
@@ -294,13 +301,10 @@ int svg_plot_write(FILE *f, const report_epoch *rows, size_t n, const char *titl
     }
     fputs("</text>\n", f);
 
-    const series loss[2] = {{"train loss", color_train, get_train_loss},
-                            {"test loss", color_test, get_test_loss}};
-    const series acc[2] = {{"train accuracy", color_train, get_train_acc},
-                           {"test accuracy", color_test, get_test_acc}};
+    const series loss[2] = {{"train loss", color_train, get_train_loss}, {"test loss", color_test, get_test_loss}};
+    const series acc[2] = {{"train accuracy", color_train, get_train_acc}, {"test accuracy", color_test, get_test_acc}};
     draw_panel(f, d, 0, "Loss", "loss (mean per sample)", 1, loss);
     draw_panel(f, d, PANEL_W, "Accuracy", "accuracy (%)", 100, acc);
     fputs("</svg>\n", f);
     return 0;
 }
-

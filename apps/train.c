@@ -102,8 +102,7 @@ static int parse(int argc, char **argv, options *o)
             o->n_sizes = cli_parse_sizes(val, o->sizes, MAX_LAYERS + 1);
             o->layers_given = 1;
             ok = o->n_sizes >= 2;
-        }
-        else if (strcmp(opt, "--loss") == 0)
+        } else if (strcmp(opt, "--loss") == 0)
             ok = cli_parse_loss(val, &o->cfg.loss);
         else if (strcmp(opt, "--dtype") == 0)
             ok = cli_parse_dtype(val, &o->cfg.dtype);
@@ -119,8 +118,7 @@ static int parse(int argc, char **argv, options *o)
         } else if (strcmp(opt, "--std") == 0) {
             ok = cli_parse_double(val, 1e-12, 1e6, &o->pp.std);
             o->std_given = 1;
-        }
-        else if (strcmp(opt, "--epochs") == 0)
+        } else if (strcmp(opt, "--epochs") == 0)
             ok = cli_parse_u64(val, 1, MAX_EPOCHS, &o->epochs);
         else if (strcmp(opt, "--batch") == 0)
             ok = cli_parse_size(val, 1, 1u << 20, &o->train.batch);
@@ -264,8 +262,8 @@ int cmd_train(int argc, char **argv)
         report_progress_done(&progress.bar);
         if (s == CLMLP_OK && stop_signal) {
             rc = 128 + stop_signal;
-            fprintf(stderr, "clmlp: %s during epoch %zu after %zu samples", stop_signal == SIGINT ? "interrupted" : "terminated",
-                    e + 1, st.samples);
+            fprintf(stderr, "clmlp: %s during epoch %zu after %zu samples",
+                    stop_signal == SIGINT ? "interrupted" : "terminated", e + 1, st.samples);
             if (o.save && clmlp_save_checkpoint(net, &o.pp, e, o.save) == CLMLP_OK)
                 fprintf(stderr, "; saved the state so far to %s (--resume repeats epoch %zu)\n", o.save, e + 1);
             else if (o.save)
@@ -280,11 +278,16 @@ int cmd_train(int argc, char **argv)
             rc = cli_error(CLI_RUNTIME, "epoch %zu: %s", e + 1, clmlp_last_error());
             goto done;
         }
-        rows[i] = (report_epoch){.epoch = e + 1, .train_loss = st.loss, .train_accuracy = st.accuracy,
-                                 .test_loss = ev.loss, .test_accuracy = ev.accuracy,
-                                 .samples_per_s = (double)st.samples / st.seconds, .seconds = st.seconds,
+        rows[i] = (report_epoch){.epoch = e + 1,
+                                 .train_loss = st.loss,
+                                 .train_accuracy = st.accuracy,
+                                 .test_loss = ev.loss,
+                                 .test_accuracy = ev.accuracy,
+                                 .samples_per_s = (double)st.samples / st.seconds,
+                                 .seconds = st.seconds,
                                  .lr = o.train.lr * pow(o.train.lr_decay, (double)e)};
-        fprintf(human, "epoch %zu/%llu  train loss %.4f  test loss %.4f  test accuracy %.2f%%  %.1f s  %.0f samples/s\n",
+        fprintf(human,
+                "epoch %zu/%llu  train loss %.4f  test loss %.4f  test accuracy %.2f%%  %.1f s  %.0f samples/s\n",
                 e + 1, first + o.epochs, st.loss, ev.loss, 100 * ev.accuracy, st.seconds, rows[i].samples_per_s);
         fflush(human);
         if (o.json)

@@ -60,18 +60,15 @@ static void report(const options *o, const char *bench, const char *backend, con
 static const char *backend_label(clmlp_backend b) { return b == CLMLP_BACKEND_HOST ? "host" : "opencl"; }
 static const char *dtype_label(clmlp_dtype d) { return d == CLMLP_F32 ? "f32" : "f64"; }
 
-static int wanted(const options *o, const char *section)
-{
-    return !o->only || strstr(o->only, section) != NULL;
-}
+static int wanted(const options *o, const char *section) { return !o->only || strstr(o->only, section) != NULL; }
 
-#define CHECK(call)                                                                                \
-    do {                                                                                           \
-        clmlp_status s_ = (call);                                                                  \
-        if (s_ != CLMLP_OK) {                                                                      \
-            fprintf(stderr, "bench: %s: %s\n", #call, clmlp_last_error());                         \
-            exit(1);                                                                               \
-        }                                                                                          \
+#define CHECK(call)                                                                                                    \
+    do {                                                                                                               \
+        clmlp_status s_ = (call);                                                                                      \
+        if (s_ != CLMLP_OK) {                                                                                          \
+            fprintf(stderr, "bench: %s: %s\n", #call, clmlp_last_error());                                             \
+            exit(1);                                                                                                   \
+        }                                                                                                              \
     } while (0)
 
 typedef struct {
@@ -244,7 +241,8 @@ static void kernels(const options *o, clmlp_backend b, clmlp_dtype d, const char
         const char *what;
         op_fn fn;
         size_t m, n, k;
-    } shapes[] = { /* every product of a 784-256-128-10 training step at batch 128 */
+    } shapes[] = {
+        /* every product of a 784-256-128-10 training step at batch 128 */
         {"forward 128x256 <- 784", op_forward, 128, 256, 784},
         {"forward 128x128 <- 256", op_forward, 128, 128, 256},
         {"forward 128x10 <- 128", op_forward, 128, 10, 128},
@@ -351,8 +349,13 @@ int main(int argc, char **argv)
 {
     if (argc == 2 && strcmp(argv[1], "--first-step") == 0)
         return first_step();
-    options o = {.runs = 5, .epoch_samples = 60000, .per_sample_samples = 3000, .data = DATA_DIR,
-                 .backends = {1, 1}, .dtypes = {1, 1}, .self = "/proc/self/exe"};
+    options o = {.runs = 5,
+                 .epoch_samples = 60000,
+                 .per_sample_samples = 3000,
+                 .data = DATA_DIR,
+                 .backends = {1, 1},
+                 .dtypes = {1, 1},
+                 .self = "/proc/self/exe"};
     static char self[4096];
     ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
     if (len > 0) {

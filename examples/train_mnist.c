@@ -62,8 +62,7 @@ static int parse_count(const char *text, const char *what, size_t *out)
 
 /* Loads the first `max` (0: all) training images and their labels into a dataset on the
  * net's device; pp receives the training set's mean and std. */
-static clmlp_status load_train(clmlp_net *net, const char *dir, size_t max, clmlp_preprocess *pp,
-                               clmlp_dataset **out)
+static clmlp_status load_train(clmlp_net *net, const char *dir, size_t max, clmlp_preprocess *pp, clmlp_dataset **out)
 {
     char images_path[4096], labels_path[4096];
     if (!data_path(images_path, sizeof images_path, dir, "train-images-idx3-ubyte") ||
@@ -98,8 +97,7 @@ int main(int argc, char **argv)
     const char *dir = argc > 1 ? argv[1] : DEFAULT_DATA_DIR;
     size_t epochs = 1, max_train = 0;
     if (argc > 4 || (argc > 1 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0))) {
-        fprintf(stderr, "usage: train_mnist [DATA_DIR [EPOCHS [MAX_TRAIN]]]   (default %s 1 0)\n",
-                DEFAULT_DATA_DIR);
+        fprintf(stderr, "usage: train_mnist [DATA_DIR [EPOCHS [MAX_TRAIN]]]   (default %s 1 0)\n", DEFAULT_DATA_DIR);
         return 2;
     }
     if ((argc > 2 && !parse_count(argv[2], "EPOCHS", &epochs)) ||
@@ -148,8 +146,8 @@ int main(int argc, char **argv)
         clmlp_epoch_stats st;
         if (!ok(clmlp_train_epoch(net, train, &opt, e, &st), "clmlp_train_epoch"))
             goto done;
-        printf("epoch %zu: loss %.4f, training accuracy %.4f (%zu samples, %.2f s)\n", e + 1, st.loss,
-               st.accuracy, st.samples, st.seconds);
+        printf("epoch %zu: loss %.4f, training accuracy %.4f (%zu samples, %.2f s)\n", e + 1, st.loss, st.accuracy,
+               st.samples, st.seconds);
     }
 
     clmlp_eval ev;

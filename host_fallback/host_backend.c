@@ -7,13 +7,13 @@
 #include "../src/backend.h"
 #include "../src/error.h"
 
-#define REAL double
+#define REAL   double
 #define SUFFIX _f64
 #include "host_math.inc"
 #undef REAL
 #undef SUFFIX
 
-#define REAL float
+#define REAL   float
 #define SUFFIX _f32
 #include "host_math.inc"
 #undef REAL
@@ -21,10 +21,10 @@
 
 static int is_f32(const clmlp_be *be) { return be->dtype == CLMLP_F32; }
 
-#define F32(buf) ((float *)(buf)->mem)
-#define F64(buf) ((double *)(buf)->mem)
+#define F32(buf)     ((float *)(buf)->mem)
+#define F64(buf)     ((double *)(buf)->mem)
 #define INDICES(buf) ((const uint32_t *)(buf)->mem)
-#define BYTES(buf) ((const uint8_t *)(buf)->mem)
+#define BYTES(buf)   ((const uint8_t *)(buf)->mem)
 
 static void host_destroy(clmlp_be *be) { free(be); }
 
@@ -76,9 +76,9 @@ static int host_can(const clmlp_be *be, clmlp_capability what, const clmlp_layer
     return 0;
 }
 
-static clmlp_status host_forward_layer(clmlp_be *be, size_t batch, size_t n_in, size_t n_out,
-                                       const clmlp_buf *a_prev, const clmlp_buf *W,
-                                       const clmlp_buf *b, int apply_tanh, clmlp_buf *z, clmlp_buf *a)
+static clmlp_status host_forward_layer(clmlp_be *be, size_t batch, size_t n_in, size_t n_out, const clmlp_buf *a_prev,
+                                       const clmlp_buf *W, const clmlp_buf *b, int apply_tanh, clmlp_buf *z,
+                                       clmlp_buf *a)
 {
     if (is_f32(be))
         forward_layer_f32(batch, n_in, n_out, F32(a_prev), F32(W), F32(b), apply_tanh, F32(z), F32(a));
@@ -87,9 +87,8 @@ static clmlp_status host_forward_layer(clmlp_be *be, size_t batch, size_t n_in, 
     return CLMLP_OK;
 }
 
-static clmlp_status host_output_delta(clmlp_be *be, clmlp_loss loss, size_t batch, size_t n,
-                                      const clmlp_buf *z, const clmlp_buf *a, const clmlp_buf *y,
-                                      clmlp_buf *delta, clmlp_buf *row_loss)
+static clmlp_status host_output_delta(clmlp_be *be, clmlp_loss loss, size_t batch, size_t n, const clmlp_buf *z,
+                                      const clmlp_buf *a, const clmlp_buf *y, clmlp_buf *delta, clmlp_buf *row_loss)
 {
     if (loss == CLMLP_LOSS_MSE && is_f32(be))
         output_delta_mse_f32(batch, n, F32(z), F32(a), F32(y), F32(delta), F32(row_loss));
@@ -103,8 +102,8 @@ static clmlp_status host_output_delta(clmlp_be *be, clmlp_loss loss, size_t batc
 }
 
 static clmlp_status host_backprop_delta(clmlp_be *be, size_t batch, size_t n, size_t n_next,
-                                        const clmlp_buf *delta_next, const clmlp_buf *W_next,
-                                        const clmlp_buf *z, clmlp_buf *delta)
+                                        const clmlp_buf *delta_next, const clmlp_buf *W_next, const clmlp_buf *z,
+                                        clmlp_buf *delta)
 {
     if (is_f32(be))
         backprop_delta_f32(batch, n, n_next, F32(delta_next), F32(W_next), F32(z), F32(delta));
@@ -113,9 +112,8 @@ static clmlp_status host_backprop_delta(clmlp_be *be, size_t batch, size_t n, si
     return CLMLP_OK;
 }
 
-static clmlp_status host_weight_grad(clmlp_be *be, size_t batch, size_t n_in, size_t n_out,
-                                     const clmlp_buf *delta, const clmlp_buf *a_prev,
-                                     clmlp_buf *dW, clmlp_buf *db)
+static clmlp_status host_weight_grad(clmlp_be *be, size_t batch, size_t n_in, size_t n_out, const clmlp_buf *delta,
+                                     const clmlp_buf *a_prev, clmlp_buf *dW, clmlp_buf *db)
 {
     if (is_f32(be))
         weight_grad_f32(batch, n_in, n_out, F32(delta), F32(a_prev), F32(dW), F32(db));
@@ -156,8 +154,8 @@ static clmlp_status host_sgd_momentum(clmlp_be *be, size_t count, const clmlp_sg
     return CLMLP_OK;
 }
 
-static clmlp_status host_batch_stats(clmlp_be *be, size_t batch, size_t n, const clmlp_buf *out,
-                                     const clmlp_buf *y, const clmlp_buf *row_loss, size_t step, clmlp_buf *stats)
+static clmlp_status host_batch_stats(clmlp_be *be, size_t batch, size_t n, const clmlp_buf *out, const clmlp_buf *y,
+                                     const clmlp_buf *row_loss, size_t step, clmlp_buf *stats)
 {
     if (is_f32(be))
         batch_stats_f32(batch, n, F32(out), F32(y), F32(row_loss), step, F32(stats));

@@ -100,8 +100,7 @@ typedef struct clmlp_net clmlp_net;
 
 /* sizes = {n_0 … n_L}, n_sizes = L + 1 ≥ 2, every n_l ≥ 1; cfg may be NULL (defaults).
  * CLMLP_ENODEVICE when backend OPENCL is asked for and no device is usable. */
-CLMLP_API clmlp_status clmlp_create(const size_t *sizes, size_t n_sizes, const clmlp_config *cfg,
-                                    clmlp_net **out);
+CLMLP_API clmlp_status clmlp_create(const size_t *sizes, size_t n_sizes, const clmlp_config *cfg, clmlp_net **out);
 /* NULL is a no-op. */
 CLMLP_API void clmlp_destroy(clmlp_net *net);
 /* L (0 for NULL). */
@@ -137,8 +136,8 @@ CLMLP_API clmlp_status clmlp_sgd_step(clmlp_net *net, double lr);
  * (dW n_l × n_{l-1}, db n_l), from forward passes only: an independent check of
  * clmlp_backward. Costs two forwards per parameter; restores the layer and leaves no
  * forward state (run clmlp_forward again before clmlp_backward). eps > 0. */
-CLMLP_API clmlp_status clmlp_numeric_grad(clmlp_net *net, const double *x, const double *y_true, size_t batch,
-                                          size_t l, double eps, double *dW, double *db);
+CLMLP_API clmlp_status clmlp_numeric_grad(clmlp_net *net, const double *x, const double *y_true, size_t batch, size_t l,
+                                          double eps, double *dW, double *db);
 
 /* ---- datasets: MNIST-format data on the net's device --------------------- */
 
@@ -155,10 +154,10 @@ typedef enum {
 
 /* How raw images become inputs: x = ((crop(pixels) / 255 if scale_255) − mean) / std. */
 typedef struct clmlp_preprocess {
-    int scale_255;             /* 1: pixels / 255 */
+    int scale_255; /* 1: pixels / 255 */
     clmlp_normalize normalize;
-    double mean, std;          /* used by GIVEN; filled in by DATA when loading */
-    size_t crop;               /* 0: whole image; else the centered crop × crop window */
+    double mean, std; /* used by GIVEN; filled in by DATA when loading */
+    size_t crop;      /* 0: whole image; else the centered crop × crop window */
     clmlp_target target;
     /* n_0 of the net these inputs feed, set by clmlp_load and the dataset functions
      * (0: unknown). When set, clmlp_preprocess_apply refuses images that give another
@@ -181,22 +180,21 @@ typedef struct clmlp_dataset clmlp_dataset;
 CLMLP_API clmlp_status clmlp_dataset_load(clmlp_net *net, const char *images_path, const char *labels_path,
                                           clmlp_preprocess *pp, clmlp_dataset **out);
 /* The same from memory: count images of rows × cols bytes, count labels. */
-CLMLP_API clmlp_status clmlp_dataset_create(clmlp_net *net, const uint8_t *images, const uint8_t *labels,
-                                            size_t count, size_t rows, size_t cols, clmlp_preprocess *pp,
-                                            clmlp_dataset **out);
+CLMLP_API clmlp_status clmlp_dataset_create(clmlp_net *net, const uint8_t *images, const uint8_t *labels, size_t count,
+                                            size_t rows, size_t cols, clmlp_preprocess *pp, clmlp_dataset **out);
 CLMLP_API void clmlp_dataset_destroy(clmlp_dataset *data);
 CLMLP_API size_t clmlp_dataset_count(const clmlp_dataset *data);
 
 /* ---- training and evaluation ---------------------------------------------- */
 
 typedef struct clmlp_train_options {
-    size_t batch;         /* samples per step (default 128) */
-    double lr;            /* learning rate for the loss averaged over the batch (0.1) */
-    double momentum;      /* 0: plain SGD; v = momentum·v + g, W −= lr·v (torch's SGD) */
-    double weight_decay;  /* g += weight_decay·W (0) */
-    double lr_decay;      /* lr of epoch e (from 0) is lr·lr_decay^e (1: constant) */
-    uint64_t seed;        /* the shuffle of epoch e is seeded by (seed, e) */
-    size_t report_every;  /* steps between progress callbacks (0: only at the end) */
+    size_t batch;        /* samples per step (default 128) */
+    double lr;           /* learning rate for the loss averaged over the batch (0.1) */
+    double momentum;     /* 0: plain SGD; v = momentum·v + g, W −= lr·v (torch's SGD) */
+    double weight_decay; /* g += weight_decay·W (0) */
+    double lr_decay;     /* lr of epoch e (from 0) is lr·lr_decay^e (1: constant) */
+    uint64_t seed;       /* the shuffle of epoch e is seeded by (seed, e) */
+    size_t report_every; /* steps between progress callbacks (0: only at the end) */
     /* Called every report_every steps with the samples done and the running mean loss;
      * returning nonzero stops the epoch early (CLMLP_OK, stats cover what ran). */
     int (*progress)(void *user, size_t samples_done, size_t samples_total, double running_loss);
@@ -209,7 +207,7 @@ typedef struct clmlp_epoch_stats {
     double loss;     /* mean loss per sample over the epoch (as trained, before each step) */
     double accuracy; /* fraction of samples classified right during the epoch */
     size_t samples;
-    double seconds;  /* wall time of the training loop */
+    double seconds; /* wall time of the training loop */
 } clmlp_epoch_stats;
 
 /* One epoch of minibatch SGD over a shuffled `train`, entirely on the net's device:
@@ -218,15 +216,15 @@ typedef struct clmlp_epoch_stats {
  * shuffle and the decayed learning rate; momentum buffers persist across epochs (an
  * epoch with momentum 0 keeps none and zeroes them, as torch's SGD has no buffer then).
  * CLMLP_ENUMERIC naming the epoch and step when the loss turns NaN or Inf. */
-CLMLP_API clmlp_status clmlp_train_epoch(clmlp_net *net, const clmlp_dataset *train,
-                                         const clmlp_train_options *opt, size_t epoch, clmlp_epoch_stats *stats);
+CLMLP_API clmlp_status clmlp_train_epoch(clmlp_net *net, const clmlp_dataset *train, const clmlp_train_options *opt,
+                                         size_t epoch, clmlp_epoch_stats *stats);
 
 typedef struct clmlp_eval {
-    double loss;        /* mean loss per sample */
+    double loss; /* mean loss per sample */
     double accuracy;
     size_t n;
-    size_t classes;     /* n_L */
-    size_t *confusion;  /* classes × classes, row = true label, column = predicted; may be NULL */
+    size_t classes;    /* n_L */
+    size_t *confusion; /* classes × classes, row = true label, column = predicted; may be NULL */
 } clmlp_eval;
 
 /* Loss, accuracy and (when confusion is not NULL, classes × classes entries) the
@@ -235,8 +233,7 @@ CLMLP_API clmlp_status clmlp_evaluate(clmlp_net *net, const clmlp_dataset *data,
 
 /* The number of inputs images of rows × cols give under pp: crop² (or rows·cols without
  * crop), after checking pp and that the crop fits the images. */
-CLMLP_API clmlp_status clmlp_preprocess_inputs(const clmlp_preprocess *pp, size_t rows, size_t cols,
-                                               size_t *n_inputs);
+CLMLP_API clmlp_status clmlp_preprocess_inputs(const clmlp_preprocess *pp, size_t rows, size_t cols, size_t *n_inputs);
 /* Inputs from raw images as a dataset would make them: x receives count × n inputs,
  * n = clmlp_preprocess_inputs(…). NORMALIZE_DATA is treated as GIVEN here. When
  * pp->n_inputs is set and differs from n, CLMLP_EINVAL names both numbers and x is
@@ -253,8 +250,7 @@ CLMLP_API clmlp_status clmlp_save(const clmlp_net *net, const clmlp_preprocess *
 /* Creates the saved net with cfg's backend, device and seed (cfg may be NULL; its dtype
  * and loss are ignored: the file's are used); pp (may be NULL) receives the
  * preprocessing. CLMLP_EFORMAT for a corrupt, truncated or foreign file. */
-CLMLP_API clmlp_status clmlp_load(const char *path, const clmlp_config *cfg, clmlp_net **out,
-                                  clmlp_preprocess *pp);
+CLMLP_API clmlp_status clmlp_load(const char *path, const clmlp_config *cfg, clmlp_net **out, clmlp_preprocess *pp);
 
 /* A checkpoint: the model plus what training needs to continue exactly as if it had not
  * stopped — the number of epochs done and the momentum velocities (format version 2,
@@ -271,11 +267,11 @@ CLMLP_API clmlp_status clmlp_load_checkpoint(const char *path, const clmlp_confi
 typedef struct clmlp_device_info {
     int platform, device;
     char platform_name[128], name[128];
-    char type[16];                /* "GPU", "CPU", "accelerator", "other" */
+    char type[16]; /* "GPU", "CPU", "accelerator", "other" */
     unsigned compute_units;
     uint64_t global_memory, max_allocation; /* bytes */
-    int fp64;                     /* has cl_khr_fp64 */
-    int chosen;                   /* what platform = device = −1 would pick now */
+    int fp64;                               /* has cl_khr_fp64 */
+    int chosen;                             /* what platform = device = −1 would pick now */
 } clmlp_device_info;
 
 /* Fills up to max entries and sets *count to the number of devices (0 without any

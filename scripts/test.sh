@@ -1,11 +1,15 @@
 #!/bin/sh
-# Everything CI runs: the build with warnings as errors and every test on POCL; the
+# Everything CI runs: the formatting check; the build with warnings as errors (the
+# kernels compiled offline by clang) and every test on POCL; the
 # installed package; the exercise's planted bug (no sech² in the output delta) caught;
 # the suite again under ASan + UBSan; the host path under valgrind; the fuzzers for
 # FUZZ_SECONDS each (default 60).
 set -eu
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
+
+echo "== formatting: .clang-format applied to every C file"
+git ls-files '*.c' '*.h' | xargs clang-format --dry-run --Werror
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCLMLP_WERROR=ON -DCLMLP_FAULT_INJECTION=ON
 cmake --build build -j"$jobs"

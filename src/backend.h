@@ -112,8 +112,8 @@ typedef struct clmlp_backend_ops {
     /* The same from rows of `cols` pixels, each becoming the real fma(p, scale, shift)
      * (scale and shift in the backend's precision): a batch's inputs, preprocessed as
      * they are gathered from a dataset that keeps 1 byte per input. */
-    clmlp_status (*gather_pixels)(clmlp_be *be, const clmlp_buf *src, size_t cols, const clmlp_buf *idx,
-                                  size_t first, size_t rows, double scale, double shift, clmlp_buf *dst);
+    clmlp_status (*gather_pixels)(clmlp_be *be, const clmlp_buf *src, size_t cols, const clmlp_buf *idx, size_t first,
+                                  size_t rows, double scale, double shift, clmlp_buf *dst);
     /* stats[0] += Σ row_loss, stats[1] += rows whose argmax(out) equals argmax(y),
      * and stats[2] = step when it is still 0 and this batch's loss is not finite (the
      * first diverging step, found without reading anything back); out and y batch × n. */

@@ -88,12 +88,17 @@ clmlp_status clmlp_dataset_create(clmlp_net *net, const uint8_t *images, const u
 {
     if (!net || !images || !labels || !pp || !out)
         return clmlp_fail(CLMLP_EINVAL, "clmlp_dataset_create: %s is NULL",
-                          !net ? "net" : !images ? "images" : !labels ? "labels" : !pp ? "pp" : "out");
+                          !net      ? "net"
+                          : !images ? "images"
+                          : !labels ? "labels"
+                          : !pp     ? "pp"
+                                    : "out");
     if (count == 0 || count > UINT32_MAX)
         return clmlp_fail(CLMLP_EINVAL, "clmlp_dataset_create: %zu samples (1 to %u supported)", count, UINT32_MAX);
     size_t n_in = net->n[0], n_out = net->n[net->L], total;
     TRY(clmlp_preprocess_fits(pp, rows, cols, n_in));
-    if (!clmlp_mul3_ok(count, rows, cols, &total) || !clmlp_mul3_ok(count, n_in > n_out ? n_in : n_out, sizeof(double), &total))
+    if (!clmlp_mul3_ok(count, rows, cols, &total) ||
+        !clmlp_mul3_ok(count, n_in > n_out ? n_in : n_out, sizeof(double), &total))
         return clmlp_fail(CLMLP_EINVAL, "clmlp_dataset_create: %zu images of %zu × %zu overflow", count, rows, cols);
     for (size_t i = 0; i < count; i++)
         if (labels[i] >= n_out)
@@ -125,8 +130,8 @@ clmlp_status clmlp_dataset_create(clmlp_net *net, const uint8_t *images, const u
     return CLMLP_OK;
 }
 
-clmlp_status clmlp_dataset_load(clmlp_net *net, const char *images_path, const char *labels_path,
-                                clmlp_preprocess *pp, clmlp_dataset **out)
+clmlp_status clmlp_dataset_load(clmlp_net *net, const char *images_path, const char *labels_path, clmlp_preprocess *pp,
+                                clmlp_dataset **out)
 {
     if (!net || !images_path || !labels_path || !pp || !out)
         return clmlp_fail(CLMLP_EINVAL, "clmlp_dataset_load: an argument is NULL");

@@ -17,11 +17,11 @@ clmlp_status clmlp_fail(clmlp_status s, const char *fmt, ...) CLMLP_PRINTF(2, 3)
 clmlp_status clmlp_fail_context(clmlp_status s, const char *fmt, ...) CLMLP_PRINTF(2, 3);
 
 /* Returns from the calling function when expr fails (the detail is already set). */
-#define TRY(expr)                 \
-    do {                          \
-        clmlp_status s_ = (expr); \
-        if (s_ != CLMLP_OK)       \
-            return s_;            \
+#define TRY(expr)                                                                                                      \
+    do {                                                                                                               \
+        clmlp_status s_ = (expr);                                                                                      \
+        if (s_ != CLMLP_OK)                                                                                            \
+            return s_;                                                                                                 \
     } while (0)
 
 #endif

@@ -87,8 +87,8 @@ static clmlp_status read_header(gzFile f, const char *path, clmlp_idx *idx)
     if (!read_full(f, magic, 4, &got))
         return stream_error(f, path, "header", got, 4);
     if (magic[0] != 0 || magic[1] != 0)
-        return clmlp_fail(CLMLP_EFORMAT, "%s: not an IDX file (magic %02x %02x %02x %02x)", path, magic[0],
-                          magic[1], magic[2], magic[3]);
+        return clmlp_fail(CLMLP_EFORMAT, "%s: not an IDX file (magic %02x %02x %02x %02x)", path, magic[0], magic[1],
+                          magic[2], magic[3]);
     if (magic[2] != IDX_TYPE_UBYTE)
         return clmlp_fail(CLMLP_EFORMAT, "%s: IDX element type 0x%02x is not supported (only 0x08, unsigned byte)",
                           path, magic[2]);

@@ -39,8 +39,8 @@ enum {
     MAGIC_BYTES = 8,
     MODEL_VERSION = 1,      /* a model */
     CHECKPOINT_VERSION = 2, /* a model followed by the training state */
-    PREFIX_BYTES = 16,   /* magic, version, n_sizes */
-    SETTINGS_BYTES = 44, /* loss … target, after the sizes */
+    PREFIX_BYTES = 16,      /* magic, version, n_sizes */
+    SETTINGS_BYTES = 44,    /* loss … target, after the sizes */
     CRC_BYTES = 4,
     MAX_SIZES = 65536,  /* n_sizes limit: 65535 layers */
     CHUNK_VALUES = 8192 /* weights encoded per write */
@@ -230,8 +230,7 @@ static clmlp_status write_model(writer *w, const clmlp_net *net, const uint64_t 
             /* clmlp_create checked rows · cols */
             double *W = clmlp_alloc_array(rows * cols, sizeof *W), *b = clmlp_alloc_array(rows, sizeof *b);
             if (!W || !b)
-                s = clmlp_fail(CLMLP_ENOMEM, "%s: cannot allocate layer %zu (%zu × %zu weights)", path, l, rows,
-                               cols);
+                s = clmlp_fail(CLMLP_ENOMEM, "%s: cannot allocate layer %zu (%zu × %zu weights)", path, l, rows, cols);
             else if ((s = read_layer(net, l, state, W, b)) != CLMLP_OK)
                 s = clmlp_fail_context(s, "%s: layer %zu", path, l);
             else {
@@ -290,6 +289,9 @@ static clmlp_status save(const clmlp_net *net, const clmlp_preprocess *pp, const
     clmlp_status s = check_preprocess(pp, CLMLP_EINVAL, path);
     if (s != CLMLP_OK)
         return s;
+    if (pp->n_inputs && pp->n_inputs != clmlp_layer_size(net, 0))
+        return clmlp_fail(CLMLP_EINVAL, "%s: the preprocessing feeds %zu inputs, the net takes n_0 = %zu", path,
+                          pp->n_inputs, clmlp_layer_size(net, 0));
 
     size_t n_sizes = clmlp_num_layers(net) + 1;
     uint64_t *sizes = malloc(n_sizes * sizeof *sizes), n_params, total;
@@ -543,8 +545,7 @@ static clmlp_status build_net(const model *m, const clmlp_config *cfg, const cha
             /* clmlp_create checked rows · cols */
             double *W = clmlp_alloc_array(rows * cols, sizeof *W), *b = clmlp_alloc_array(rows, sizeof *b);
             if (!W || !b)
-                s = clmlp_fail(CLMLP_ENOMEM, "%s: cannot allocate layer %zu (%zu × %zu weights)", path, l, rows,
-                               cols);
+                s = clmlp_fail(CLMLP_ENOMEM, "%s: cannot allocate layer %zu (%zu × %zu weights)", path, l, rows, cols);
             else {
                 for (size_t e = 0; e < rows * cols; e++, p += 8)
                     W[e] = get_f64(p);

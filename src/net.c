@@ -14,7 +14,6 @@
 #include "step.h"
 #include "rng.h"
 
-
 /* ---- configuration ------------------------------------------------------ */
 
 /* ---- argument checks ---------------------------------------------------- */
@@ -27,8 +26,7 @@ static clmlp_status check_layer_index(const clmlp_net *net, size_t l, size_t fir
 }
 
 /* Refuses NaN and Inf, and values a float net cannot hold, naming the element. */
-static clmlp_status check_finite(const clmlp_net *net, const double *v, size_t rows, size_t cols,
-                                 const char *what)
+static clmlp_status check_finite(const clmlp_net *net, const double *v, size_t rows, size_t cols, const char *what)
 {
     double limit = net->cfg.dtype == CLMLP_F32 ? FLT_MAX : DBL_MAX;
     for (size_t r = 0; r < rows; r++)
@@ -225,7 +223,8 @@ clmlp_status clmlp_backward(clmlp_net *net, const double *y_true, double *loss)
     if (net->batch == 0)
         return clmlp_fail(CLMLP_EINVAL, "clmlp_backward: no forward state; call clmlp_forward first");
     if (net->weights_moved)
-        return clmlp_fail(CLMLP_EINVAL, "clmlp_backward: the weights changed since the last clmlp_forward; run it again");
+        return clmlp_fail(CLMLP_EINVAL,
+                          "clmlp_backward: the weights changed since the last clmlp_forward; run it again");
     size_t batch = net->batch, L = net->L;
     TRY(check_finite(net, y_true, batch, net->n[L], "y_true"));
 
@@ -239,7 +238,8 @@ clmlp_status clmlp_backward(clmlp_net *net, const double *y_true, double *loss)
     double total;
     TRY(clmlp_step_loss(net, batch, &total));
     if (!isfinite(total))
-        return clmlp_fail(CLMLP_ENUMERIC, "clmlp_backward: the loss is %g; inputs, targets or weights are too large", total);
+        return clmlp_fail(CLMLP_ENUMERIC, "clmlp_backward: the loss is %g; inputs, targets or weights are too large",
+                          total);
     *loss = total;
     return CLMLP_OK;
 }

@@ -8,12 +8,12 @@
 
 struct clmlp_net {
     clmlp_be *be;
-    clmlp_config cfg;  /* resolved (config.h) */
+    clmlp_config cfg; /* resolved (config.h) */
     size_t L;
-    size_t *n;         /* n[0..L] */
+    size_t *n;           /* n[0..L] */
     clmlp_layer *layers; /* [0..L]; parameters and gradients from l = 1, velocities once training starts */
-    size_t batch;      /* rows of the last forward; 0: no usable forward state */
-    int weights_moved; /* weights changed since the last forward: backward would mix them */
+    size_t batch;        /* rows of the last forward; 0: no usable forward state */
+    int weights_moved;   /* weights changed since the last forward: backward would mix them */
     int have_grad;
     /* owned by step.c: batch buffers (targets, row losses) for `capacity` rows, the
      * loss/correct/first-diverging-step counters, the confusion matrix, the epoch's order */

@@ -49,8 +49,8 @@ clmlp_status clmlp_numeric_grad(clmlp_net *net, const double *x, const double *y
 
     double *W = clmlp_alloc_array(n_w, sizeof *W), *b = clmlp_alloc_array(rows, sizeof *b);
     double *out = clmlp_alloc_array(n_y, sizeof *out);
-    clmlp_status s = W && b && out ? CLMLP_OK
-                                   : clmlp_fail(CLMLP_ENOMEM, "clmlp_numeric_grad: cannot allocate %zu outputs", n_y);
+    clmlp_status s =
+        W && b && out ? CLMLP_OK : clmlp_fail(CLMLP_ENOMEM, "clmlp_numeric_grad: cannot allocate %zu outputs", n_y);
     if (s == CLMLP_OK)
         s = clmlp_get_layer(net, l, W, b);
     for (size_t e = 0; s == CLMLP_OK && e < n_w + rows; e++) {

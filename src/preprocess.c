@@ -55,8 +55,9 @@ clmlp_status clmlp_preprocess_fits(const clmlp_preprocess *pp, size_t rows, size
     if (n == n_0)
         return CLMLP_OK;
     if (pp->crop)
-        return clmlp_fail(CLMLP_EINVAL, "images of %zu × %zu cropped to %zu × %zu give %zu inputs, the net takes n_0 = %zu",
-                          rows, cols, pp->crop, pp->crop, n, n_0);
+        return clmlp_fail(CLMLP_EINVAL,
+                          "images of %zu × %zu cropped to %zu × %zu give %zu inputs, the net takes n_0 = %zu", rows,
+                          cols, pp->crop, pp->crop, n, n_0);
     return clmlp_fail(CLMLP_EINVAL, "images of %zu × %zu give %zu inputs, the net takes n_0 = %zu", rows, cols, n, n_0);
 }
 

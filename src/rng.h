@@ -13,9 +13,6 @@ static inline uint64_t clmlp_rng_next(uint64_t *state)
 }
 
 /* Uniform in [0, 1) with 53 random bits. */
-static inline double clmlp_rng_uniform(uint64_t *state)
-{
-    return (double)(clmlp_rng_next(state) >> 11) * 0x1.0p-53;
-}
+static inline double clmlp_rng_uniform(uint64_t *state) { return (double)(clmlp_rng_next(state) >> 11) * 0x1.0p-53; }
 
 #endif

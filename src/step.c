@@ -112,8 +112,8 @@ clmlp_status clmlp_step_forward(clmlp_net *net, size_t batch)
 static clmlp_status output_delta(clmlp_net *net, size_t batch)
 {
     clmlp_layer *out = &net->layers[net->L];
-    return net->be->ops->output_delta(net->be, net->cfg.loss, batch, net->n[net->L], out->z, out->a, net->y,
-                                      out->delta, net->row_loss);
+    return net->be->ops->output_delta(net->be, net->cfg.loss, batch, net->n[net->L], out->z, out->a, net->y, out->delta,
+                                      net->row_loss);
 }
 
 /* Layer l's gradient, or with sgd its update: fused where the backend can. */
@@ -202,8 +202,8 @@ clmlp_status clmlp_step_begin_training(clmlp_net *net, size_t batch, double mome
     return CLMLP_OK;
 }
 
-clmlp_status clmlp_step_train(clmlp_net *net, const clmlp_dataset *data, size_t first, size_t batch,
-                              size_t max_steps, const clmlp_sgd *sgd, size_t step, size_t *rows, size_t *steps)
+clmlp_status clmlp_step_train(clmlp_net *net, const clmlp_dataset *data, size_t first, size_t batch, size_t max_steps,
+                              const clmlp_sgd *sgd, size_t step, size_t *rows, size_t *steps)
 {
     const clmlp_backend_ops *ops = net->be->ops;
     size_t left = data->count - first;
@@ -250,8 +250,8 @@ clmlp_status clmlp_step_evaluate(clmlp_net *net, const clmlp_dataset *data, size
 {
     const clmlp_backend_ops *ops = net->be->ops;
     const size_t L = net->L;
-    TRY(ops->gather_pixels(net->be, data->pixels, data->n_in, data->identity, first, rows, data->x_scale,
-                           data->x_shift, net->layers[0].a));
+    TRY(ops->gather_pixels(net->be, data->pixels, data->n_in, data->identity, first, rows, data->x_scale, data->x_shift,
+                           net->layers[0].a));
     TRY(ops->gather_rows(net->be, data->y, data->n_out, data->identity, first, rows, net->y));
     TRY(clmlp_step_forward(net, rows));
     TRY(output_delta(net, rows));

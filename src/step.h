@@ -32,8 +32,8 @@ clmlp_status clmlp_step_begin_training(clmlp_net *net, size_t batch, double mome
 /* Training steps of `batch` rows from row `first` of the epoch's order, numbered from
  * `step` + 1: one step, or where the backend runs batch-1 steps in one call, up to
  * max_steps of them. *rows receives the rows trained, *steps the steps taken. */
-clmlp_status clmlp_step_train(clmlp_net *net, const clmlp_dataset *data, size_t first, size_t batch,
-                              size_t max_steps, const clmlp_sgd *sgd, size_t step, size_t *rows, size_t *steps);
+clmlp_status clmlp_step_train(clmlp_net *net, const clmlp_dataset *data, size_t first, size_t batch, size_t max_steps,
+                              const clmlp_sgd *sgd, size_t step, size_t *rows, size_t *steps);
 
 /* Before an evaluation: batch buffers and zeroed counters and confusion matrix. */
 clmlp_status clmlp_step_begin_evaluation(clmlp_net *net, size_t batch);

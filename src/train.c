@@ -19,8 +19,15 @@ void clmlp_train_options_init(clmlp_train_options *opt)
 {
     if (!opt)
         return;
-    *opt = (clmlp_train_options){.batch = 128, .lr = 0.1, .momentum = 0, .weight_decay = 0, .lr_decay = 1,
-                                 .seed = 0, .report_every = 0, .progress = NULL, .user = NULL};
+    *opt = (clmlp_train_options){.batch = 128,
+                                 .lr = 0.1,
+                                 .momentum = 0,
+                                 .weight_decay = 0,
+                                 .lr_decay = 1,
+                                 .seed = 0,
+                                 .report_every = 0,
+                                 .progress = NULL,
+                                 .user = NULL};
 }
 
 static clmlp_status check_options(const clmlp_train_options *o)
@@ -56,8 +63,8 @@ static uint32_t *shuffle(size_t count, uint64_t seed, size_t epoch)
     return order;
 }
 
-clmlp_status clmlp_train_epoch(clmlp_net *net, const clmlp_dataset *train, const clmlp_train_options *opt,
-                               size_t epoch, clmlp_epoch_stats *stats)
+clmlp_status clmlp_train_epoch(clmlp_net *net, const clmlp_dataset *train, const clmlp_train_options *opt, size_t epoch,
+                               clmlp_epoch_stats *stats)
 {
     clmlp_train_options defaults;
     clmlp_train_options_init(&defaults);
@@ -75,7 +82,8 @@ clmlp_status clmlp_train_epoch(clmlp_net *net, const clmlp_dataset *train, const
     free(order);
     TRY(s);
 
-    clmlp_sgd sgd = {.lr = opt->lr * pow(opt->lr_decay, (double)epoch), .momentum = opt->momentum,
+    clmlp_sgd sgd = {.lr = opt->lr * pow(opt->lr_decay, (double)epoch),
+                     .momentum = opt->momentum,
                      .weight_decay = opt->weight_decay};
     double sums[3] = {0, 0, 0}, start = clmlp_seconds();
     size_t done = 0, step = 0, since_flush = 0;
@@ -104,7 +112,9 @@ clmlp_status clmlp_train_epoch(clmlp_net *net, const clmlp_dataset *train, const
         }
     }
     if (stats)
-        *stats = (clmlp_epoch_stats){.loss = sums[0] / (double)done, .accuracy = sums[1] / (double)done,
-                                     .samples = done, .seconds = clmlp_seconds() - start};
+        *stats = (clmlp_epoch_stats){.loss = sums[0] / (double)done,
+                                     .accuracy = sums[1] / (double)done,
+                                     .samples = done,
+                                     .seconds = clmlp_seconds() - start};
     return CLMLP_OK;
 }

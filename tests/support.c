@@ -91,16 +91,15 @@ double test_loss(clmlp_loss loss, const double *out, const double *y, size_t bat
     return (double)total;
 }
 
-static double loss_at(clmlp_net *net, clmlp_loss loss, const double *x, const double *y, size_t batch,
-                      double *out)
+static double loss_at(clmlp_net *net, clmlp_loss loss, const double *x, const double *y, size_t batch, double *out)
 {
     size_t n_out = clmlp_layer_size(net, clmlp_num_layers(net));
     TEST_OK(clmlp_forward(net, x, batch, out));
     return test_loss(loss, out, y, batch, n_out);
 }
 
-void test_fd_grad(clmlp_net *net, clmlp_loss loss, const double *x, const double *y, size_t batch,
-                  size_t l, double eps, double *dW, double *db)
+void test_fd_grad(clmlp_net *net, clmlp_loss loss, const double *x, const double *y, size_t batch, size_t l, double eps,
+                  double *dW, double *db)
 {
     size_t rows = clmlp_layer_size(net, l), cols = clmlp_layer_size(net, l - 1);
     size_t n_w = rows * cols, n_out = clmlp_layer_size(net, clmlp_num_layers(net));
@@ -132,8 +131,8 @@ clmlp_backend test_backend(clmlp_backend backend)
     return getenv("CLMLP_TEST_HOST_ONLY") ? CLMLP_BACKEND_HOST : backend;
 }
 
-clmlp_net *test_net(const size_t *sizes, size_t n_sizes, clmlp_backend backend, clmlp_dtype dtype,
-                    clmlp_loss loss, uint64_t seed)
+clmlp_net *test_net(const size_t *sizes, size_t n_sizes, clmlp_backend backend, clmlp_dtype dtype, clmlp_loss loss,
+                    uint64_t seed)
 {
     backend = test_backend(backend);
     clmlp_config cfg;

@@ -335,6 +335,9 @@ static void image_size_must_fit_the_net(void **state)
     /* image 0's crop starts at row 2, column 2: pixel (2,2) is (2·8 + 2)·7 */
     assert_true(x[0] == (double)(uint8_t)(18 * 7));
     assert_true(x[32] == -7);
+    pp.n_inputs = 15; /* a preprocessing for another net cannot be saved with this one */
+    TEST_FAILS(CLMLP_EINVAL, clmlp_save(net, &pp, "/nonexistent-dir/never-written.clmlp"));
+    assert_non_null(strstr(clmlp_last_error(), "15"));
     clmlp_dataset_destroy(data);
     clmlp_destroy(net);
 }
@@ -344,9 +347,15 @@ int main(void)
     static clmlp_backend host = CLMLP_BACKEND_HOST, opencl = CLMLP_BACKEND_OPENCL;
 #define BOTH(fn) cmocka_unit_test_prestate(fn, &host), cmocka_unit_test_prestate(fn, &opencl)
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(config_defaults), BOTH(one_unit_by_hand),   BOTH(softmax_ce_by_hand),
-        BOTH(seeded_init),                 BOTH(create_errors),      BOTH(call_errors_change_nothing),
-        BOTH(divergence_is_reported),      BOTH(hostile_sizes),      BOTH(image_size_must_fit_the_net),
+        cmocka_unit_test(config_defaults),
+        BOTH(one_unit_by_hand),
+        BOTH(softmax_ce_by_hand),
+        BOTH(seeded_init),
+        BOTH(create_errors),
+        BOTH(call_errors_change_nothing),
+        BOTH(divergence_is_reported),
+        BOTH(hostile_sizes),
+        BOTH(image_size_must_fit_the_net),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

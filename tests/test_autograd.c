@@ -129,10 +129,26 @@ static void check_backend(clmlp_backend backend, clmlp_dtype dtype, double tol)
            backend == CLMLP_BACKEND_HOST ? "host" : "opencl", dtype == CLMLP_F64 ? "f64" : "f32", cases, worst);
 }
 
-static void host_f64(void **state) { (void)state; check_backend(CLMLP_BACKEND_HOST, CLMLP_F64, 1e-12); }
-static void opencl_f64(void **state) { (void)state; check_backend(CLMLP_BACKEND_OPENCL, CLMLP_F64, 1e-12); }
-static void host_f32(void **state) { (void)state; check_backend(CLMLP_BACKEND_HOST, CLMLP_F32, 1e-4); }
-static void opencl_f32(void **state) { (void)state; check_backend(CLMLP_BACKEND_OPENCL, CLMLP_F32, 1e-4); }
+static void host_f64(void **state)
+{
+    (void)state;
+    check_backend(CLMLP_BACKEND_HOST, CLMLP_F64, 1e-12);
+}
+static void opencl_f64(void **state)
+{
+    (void)state;
+    check_backend(CLMLP_BACKEND_OPENCL, CLMLP_F64, 1e-12);
+}
+static void host_f32(void **state)
+{
+    (void)state;
+    check_backend(CLMLP_BACKEND_HOST, CLMLP_F32, 1e-4);
+}
+static void opencl_f32(void **state)
+{
+    (void)state;
+    check_backend(CLMLP_BACKEND_OPENCL, CLMLP_F32, 1e-4);
+}
 
 int main(void)
 {

@@ -62,8 +62,8 @@ static double *layer_fd(clmlp_net *net, const double *x, const double *y, size_t
  * exercise's criteria; fd_device_layers limits device finite differences to the last
  * layers (each costs a device round trip per parameter).
  */
-static worst_errors replay(const size_t *sizes, size_t n_sizes, const double *x, const double *y,
-                           size_t n_samples, int epochs, size_t fd_device_from_layer)
+static worst_errors replay(const size_t *sizes, size_t n_sizes, const double *x, const double *y, size_t n_samples,
+                           int epochs, size_t fd_device_from_layer)
 {
     worst_errors w = {0, 0, 0, 0, 0};
     const size_t L = n_sizes - 1, n_in = sizes[0], n_out = sizes[L];

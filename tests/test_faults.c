@@ -128,12 +128,36 @@ static void walk(clmlp_backend backend, clmlp_fault_kind kind, const char *what)
            backend == CLMLP_BACKEND_HOST ? "host" : "opencl", calls, what);
 }
 
-static void allocations_host(void **state) { (void)state; walk(CLMLP_BACKEND_HOST, CLMLP_FAULT_ALLOC, "allocation"); }
-static void allocations_opencl(void **state) { (void)state; walk(CLMLP_BACKEND_OPENCL, CLMLP_FAULT_ALLOC, "allocation"); }
-static void enqueues_opencl(void **state) { (void)state; walk(CLMLP_BACKEND_OPENCL, CLMLP_FAULT_ENQUEUE, "enqueue"); }
-static void builds_opencl(void **state) { (void)state; walk(CLMLP_BACKEND_OPENCL, CLMLP_FAULT_BUILD, "build"); }
-static void writes(void **state) { (void)state; walk(CLMLP_BACKEND_HOST, CLMLP_FAULT_WRITE, "file write"); }
-static void fsyncs(void **state) { (void)state; walk(CLMLP_BACKEND_HOST, CLMLP_FAULT_FSYNC, "fsync"); }
+static void allocations_host(void **state)
+{
+    (void)state;
+    walk(CLMLP_BACKEND_HOST, CLMLP_FAULT_ALLOC, "allocation");
+}
+static void allocations_opencl(void **state)
+{
+    (void)state;
+    walk(CLMLP_BACKEND_OPENCL, CLMLP_FAULT_ALLOC, "allocation");
+}
+static void enqueues_opencl(void **state)
+{
+    (void)state;
+    walk(CLMLP_BACKEND_OPENCL, CLMLP_FAULT_ENQUEUE, "enqueue");
+}
+static void builds_opencl(void **state)
+{
+    (void)state;
+    walk(CLMLP_BACKEND_OPENCL, CLMLP_FAULT_BUILD, "build");
+}
+static void writes(void **state)
+{
+    (void)state;
+    walk(CLMLP_BACKEND_HOST, CLMLP_FAULT_WRITE, "file write");
+}
+static void fsyncs(void **state)
+{
+    (void)state;
+    walk(CLMLP_BACKEND_HOST, CLMLP_FAULT_FSYNC, "fsync");
+}
 
 int main(void)
 {
@@ -153,8 +177,9 @@ int main(void)
     clmlp_destroy(net);
     good_file = slurp(path, &good_size);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(allocations_host), cmocka_unit_test(allocations_opencl), cmocka_unit_test(enqueues_opencl),
-        cmocka_unit_test(builds_opencl),    cmocka_unit_test(writes),             cmocka_unit_test(fsyncs),
+        cmocka_unit_test(allocations_host), cmocka_unit_test(allocations_opencl),
+        cmocka_unit_test(enqueues_opencl),  cmocka_unit_test(builds_opencl),
+        cmocka_unit_test(writes),           cmocka_unit_test(fsyncs),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     free(good_file);

@@ -18,7 +18,8 @@ typedef struct {
 static const size_t net_a[] = {3, 4, 2}, net_b[] = {5, 7, 3, 4}, net_c[] = {1, 1}, net_d[] = {17, 3, 1},
                     net_e[] = {6, 257, 3};
 static const net_case cases[] = {
-    {net_a, 3, 1}, {net_a, 3, 4}, {net_b, 4, 1}, {net_b, 4, 5}, {net_c, 2, 1}, {net_c, 2, 3}, {net_d, 3, 2}, {net_e, 3, 3},
+    {net_a, 3, 1}, {net_a, 3, 4}, {net_b, 4, 1}, {net_b, 4, 5},
+    {net_c, 2, 1}, {net_c, 2, 3}, {net_d, 3, 2}, {net_e, 3, 3},
 };
 
 /* Inputs and targets for a case; CE targets are non-negative rows that need not sum to 1. */
@@ -100,10 +101,26 @@ static void check_against_fd(clmlp_backend backend, clmlp_loss loss)
            backend == CLMLP_BACKEND_HOST ? "host" : "opencl", loss == CLMLP_LOSS_MSE ? "MSE" : "softmax-CE", worst);
 }
 
-static void host_mse_vs_fd(void **state) { (void)state; check_against_fd(CLMLP_BACKEND_HOST, CLMLP_LOSS_MSE); }
-static void host_ce_vs_fd(void **state) { (void)state; check_against_fd(CLMLP_BACKEND_HOST, CLMLP_LOSS_SOFTMAX_CE); }
-static void opencl_mse_vs_fd(void **state) { (void)state; check_against_fd(CLMLP_BACKEND_OPENCL, CLMLP_LOSS_MSE); }
-static void opencl_ce_vs_fd(void **state) { (void)state; check_against_fd(CLMLP_BACKEND_OPENCL, CLMLP_LOSS_SOFTMAX_CE); }
+static void host_mse_vs_fd(void **state)
+{
+    (void)state;
+    check_against_fd(CLMLP_BACKEND_HOST, CLMLP_LOSS_MSE);
+}
+static void host_ce_vs_fd(void **state)
+{
+    (void)state;
+    check_against_fd(CLMLP_BACKEND_HOST, CLMLP_LOSS_SOFTMAX_CE);
+}
+static void opencl_mse_vs_fd(void **state)
+{
+    (void)state;
+    check_against_fd(CLMLP_BACKEND_OPENCL, CLMLP_LOSS_MSE);
+}
+static void opencl_ce_vs_fd(void **state)
+{
+    (void)state;
+    check_against_fd(CLMLP_BACKEND_OPENCL, CLMLP_LOSS_SOFTMAX_CE);
+}
 
 /* The same net on two configurations: outputs, states and gradients agree within tol. */
 static void compare_configs(clmlp_backend b1, clmlp_dtype d1, clmlp_backend b2, clmlp_dtype d2, double tol)
@@ -136,7 +153,8 @@ static void compare_configs(clmlp_backend b1, clmlp_dtype d1, clmlp_backend b2, 
                 e = grads_rel_err(&g2, &g1, rows * cols, rows);
                 worst = e > worst ? e : worst;
                 if (!(e <= tol))
-                    fail_msg("case %zu (%s) layer %zu: gradients differ by %.3g > %.1g", ci, loss ? "CE" : "MSE", l, e, tol);
+                    fail_msg("case %zu (%s) layer %zu: gradients differ by %.3g > %.1g", ci, loss ? "CE" : "MSE", l, e,
+                             tol);
                 free_grads(&g1);
                 free_grads(&g2);
             }

@@ -23,8 +23,8 @@ typedef struct {
 } shape;
 
 static const shape shapes[] = {
-    {1, 1, 1},   {1, 3, 17},    {3, 17, 3},  {17, 257, 17}, {1, 257, 3},  {17, 1, 257},
-    {3, 3, 257}, {257, 17, 1},  {7, 10, 33}, {33, 784, 10}, {10, 7, 784}, {128, 784, 256},
+    {1, 1, 1},   {1, 3, 17},   {3, 17, 3},  {17, 257, 17}, {1, 257, 3},  {17, 1, 257},
+    {3, 3, 257}, {257, 17, 1}, {7, 10, 33}, {33, 784, 10}, {10, 7, 784}, {128, 784, 256},
 };
 
 static double tolerance(const suite *st) { return st->dtype == CLMLP_F64 ? 1e-12 : 2e-6; }
@@ -98,12 +98,11 @@ static void pair_expect_equal(suite *st, const pair *p, const char *what, const 
                      sh->batch, sh->n_in, sh->n_out, i, d[i], h[i]);
     double err = test_rel_err(d, h, p->n);
     if (!(err <= tolerance(st)))
-        fail_msg("%s (batch %zu, %zu -> %zu): device vs host relative error %.3g > %.1g", what, sh->batch,
-                 sh->n_in, sh->n_out, err, tolerance(st));
+        fail_msg("%s (batch %zu, %zu -> %zu): device vs host relative error %.3g > %.1g", what, sh->batch, sh->n_in,
+                 sh->n_out, err, tolerance(st));
     free(h);
     free(d);
 }
-
 
 static void test_forward_layer(void **state)
 {
@@ -165,8 +164,8 @@ static void test_backprop_delta(void **state)
         pair delta = pair_new(st, sh->batch * sh->n_in, NULL);
         TEST_OK(st->host->ops->backprop_delta(st->host, sh->batch, sh->n_in, sh->n_out, dn.host, Wn.host, z.host,
                                               delta.host));
-        TEST_OK(st->dev->ops->backprop_delta(st->dev, sh->batch, sh->n_in, sh->n_out, dn.dev, Wn.dev, z.dev,
-                                             delta.dev));
+        TEST_OK(
+            st->dev->ops->backprop_delta(st->dev, sh->batch, sh->n_in, sh->n_out, dn.dev, Wn.dev, z.dev, delta.dev));
         pair_expect_equal(st, &delta, "backprop delta", sh);
         pair *all[] = {&dn, &Wn, &z, &delta};
         for (size_t i = 0; i < 4; i++)
@@ -183,10 +182,9 @@ static void test_weight_grad(void **state)
         pair delta = pair_random(st, &r, sh->batch * sh->n_out, -1, 1);
         pair a = pair_random(st, &r, sh->batch * sh->n_in, -1, 1);
         pair dW = pair_new(st, sh->n_out * sh->n_in, NULL), db = pair_new(st, sh->n_out, NULL);
-        TEST_OK(st->host->ops->weight_grad(st->host, sh->batch, sh->n_in, sh->n_out, delta.host, a.host, dW.host,
-                                           db.host));
-        TEST_OK(st->dev->ops->weight_grad(st->dev, sh->batch, sh->n_in, sh->n_out, delta.dev, a.dev, dW.dev,
-                                          db.dev));
+        TEST_OK(
+            st->host->ops->weight_grad(st->host, sh->batch, sh->n_in, sh->n_out, delta.host, a.host, dW.host, db.host));
+        TEST_OK(st->dev->ops->weight_grad(st->dev, sh->batch, sh->n_in, sh->n_out, delta.dev, a.dev, dW.dev, db.dev));
         pair_expect_equal(st, &dW, "weight gradient", sh);
         pair_expect_equal(st, &db, "bias gradient", sh);
         pair *all[] = {&delta, &a, &dW, &db};
@@ -206,8 +204,10 @@ static void test_weight_grad_sgd(void **state)
         for (int with_momentum = 0; with_momentum < 2; with_momentum++) {
             const shape *sh = &shapes[s];
             size_t nw = sh->n_out * sh->n_in;
-            clmlp_sgd sgd = {.lr = 0.05, .grad_scale = 1.0 / (double)sh->batch,
-                             .momentum = with_momentum ? 0.9 : 0, .weight_decay = 1e-3};
+            clmlp_sgd sgd = {.lr = 0.05,
+                             .grad_scale = 1.0 / (double)sh->batch,
+                             .momentum = with_momentum ? 0.9 : 0,
+                             .weight_decay = 1e-3};
             pair delta = pair_random(st, &r, sh->batch * sh->n_out, -1, 1);
             pair a = pair_random(st, &r, sh->batch * sh->n_in, -1, 1);
             pair W = pair_random(st, &r, nw, -1, 1), vW = pair_random(st, &r, nw, -1, 1);
@@ -281,8 +281,8 @@ static void test_gather_pixels(void **state)
             TEST_OK(clmlp_buf_upload_raw(be[b], src[b], 0, pixels, count * cols));
             TEST_OK(clmlp_buf_alloc(be[b], CLMLP_BUF_INDEX, count, &idx[b]));
             TEST_OK(clmlp_buf_upload_raw(be[b], idx[b], 0, order, count));
-            TEST_OK(be[b]->ops->gather_pixels(be[b], src[b], cols, idx[b], first, rows, scale, shift,
-                                              b ? x.dev : x.host));
+            TEST_OK(
+                be[b]->ops->gather_pixels(be[b], src[b], cols, idx[b], first, rows, scale, shift, b ? x.dev : x.host));
         }
         shape sh = {rows, cols, cols};
         pair_expect_equal(st, &x, "gathered pixels", &sh);
@@ -415,21 +415,21 @@ static void test_tanh_sweep(void **state)
     free(out);
 }
 
-#define SUITE_TESTS(st)                                                                            \
-    cmocka_unit_test_prestate_setup_teardown(test_forward_layer, setup, teardown, &st),              \
-        cmocka_unit_test_prestate_setup_teardown(test_output_delta, setup, teardown, &st),           \
-        cmocka_unit_test_prestate_setup_teardown(test_backprop_delta, setup, teardown, &st),         \
-        cmocka_unit_test_prestate_setup_teardown(test_weight_grad, setup, teardown, &st),            \
-        cmocka_unit_test_prestate_setup_teardown(test_weight_grad_sgd, setup, teardown, &st),        \
-        cmocka_unit_test_prestate_setup_teardown(test_gather_pixels, setup, teardown, &st),          \
-        cmocka_unit_test_prestate_setup_teardown(test_sgd_update, setup, teardown, &st),             \
-        cmocka_unit_test_prestate_setup_teardown(test_extreme_z, setup, teardown, &st),              \
+#define SUITE_TESTS(st)                                                                                                \
+    cmocka_unit_test_prestate_setup_teardown(test_forward_layer, setup, teardown, &st),                                \
+        cmocka_unit_test_prestate_setup_teardown(test_output_delta, setup, teardown, &st),                             \
+        cmocka_unit_test_prestate_setup_teardown(test_backprop_delta, setup, teardown, &st),                           \
+        cmocka_unit_test_prestate_setup_teardown(test_weight_grad, setup, teardown, &st),                              \
+        cmocka_unit_test_prestate_setup_teardown(test_weight_grad_sgd, setup, teardown, &st),                          \
+        cmocka_unit_test_prestate_setup_teardown(test_gather_pixels, setup, teardown, &st),                            \
+        cmocka_unit_test_prestate_setup_teardown(test_sgd_update, setup, teardown, &st),                               \
+        cmocka_unit_test_prestate_setup_teardown(test_extreme_z, setup, teardown, &st),                                \
         cmocka_unit_test_prestate_setup_teardown(test_tanh_sweep, setup, teardown, &st)
 
 int main(void)
 {
     static suite suites[] = {
-        {CLMLP_F64, CLMLP_PRODUCTS_SIMPLE, NULL, NULL}, {CLMLP_F64, CLMLP_PRODUCTS_OWN, NULL, NULL},
+        {CLMLP_F64, CLMLP_PRODUCTS_SIMPLE, NULL, NULL},  {CLMLP_F64, CLMLP_PRODUCTS_OWN, NULL, NULL},
         {CLMLP_F64, CLMLP_PRODUCTS_CLBLAST, NULL, NULL}, {CLMLP_F32, CLMLP_PRODUCTS_SIMPLE, NULL, NULL},
         {CLMLP_F32, CLMLP_PRODUCTS_OWN, NULL, NULL},     {CLMLP_F32, CLMLP_PRODUCTS_CLBLAST, NULL, NULL},
     };

@@ -78,10 +78,7 @@ static void five_rows(report_epoch r[5])
     r[4] = (report_epoch){5, 0.45, 0.875, 0.4, 0.9, 60000, 1.0000001, 0.0125};
 }
 
-static int same(double a, double b)
-{
-    return (isnan(a) && isnan(b)) || a == b;
-}
+static int same(double a, double b) { return (isnan(a) && isnan(b)) || a == b; }
 
 /* ---- CSV ---- */
 
@@ -91,18 +88,16 @@ static void check_csv(const char *path, const report_epoch *rows, size_t n)
     assert_non_null(f);
     char line[1024];
     assert_non_null(fgets(line, sizeof line, f));
-    assert_string_equal(line,
-                        "epoch,train_loss,train_accuracy,test_loss,test_accuracy,samples_per_s,"
-                        "seconds,lr\n");
+    assert_string_equal(line, "epoch,train_loss,train_accuracy,test_loss,test_accuracy,samples_per_s,"
+                              "seconds,lr\n");
     for (size_t i = 0; i < n; i++) {
         assert_non_null(fgets(line, sizeof line, f));
         char *p = line, *end;
         unsigned long long epoch = strtoull(p, &end, 10);
         assert_true(end > p && *end == ',');
         assert_int_equal(epoch, rows[i].epoch);
-        const double want[7] = {rows[i].train_loss,    rows[i].train_accuracy, rows[i].test_loss,
-                                rows[i].test_accuracy, rows[i].samples_per_s,  rows[i].seconds,
-                                rows[i].lr};
+        const double want[7] = {rows[i].train_loss,    rows[i].train_accuracy, rows[i].test_loss, rows[i].test_accuracy,
+                                rows[i].samples_per_s, rows[i].seconds,        rows[i].lr};
         for (int k = 0; k < 7; k++) {
             p = end + 1;
             double v = strtod(p, &end);
@@ -151,8 +146,7 @@ static void check_svg(const char *path)
     /* Non-finite values are skipped, never written as coordinates. */
     assert_null(strstr(buf, "nan"));
     assert_null(strstr(buf, "inf"));
-    if (have_python &&
-        !python_ok("import sys, xml.dom.minidom; xml.dom.minidom.parse(sys.argv[1])", path))
+    if (have_python && !python_ok("import sys, xml.dom.minidom; xml.dom.minidom.parse(sys.argv[1])", path))
         fail_msg("%s is not well-formed XML", path);
 }
 
@@ -196,8 +190,8 @@ static void test_svg_shapes(void **state)
     report_epoch many[200];
     for (size_t i = 0; i < 200; i++) {
         double t = (double)i / 200;
-        many[i] = (report_epoch){i + 1, 2 * exp(-5 * t), 1 - 0.9 * exp(-5 * t), 2.1 * exp(-4 * t),
-                                 1 - 0.92 * exp(-4 * t), 5e4, 1, 0.1};
+        many[i] = (report_epoch){
+            i + 1, 2 * exp(-5 * t), 1 - 0.9 * exp(-5 * t), 2.1 * exp(-4 * t), 1 - 0.92 * exp(-4 * t), 5e4, 1, 0.1};
     }
     assert_int_equal(report_write_svg(test_tmp_path("many.svg"), many, 200, "200 epochs"), 0);
     check_svg(test_tmp_path("many.svg"));
@@ -264,16 +258,15 @@ static void test_json_line(void **state)
     assert_int_equal(lines, 5);
 
     /* Every line parses, keys in the struct's order, non-finite values as null. */
-    if (have_python &&
-        !python_ok("import json, sys, math\n"
-                   "rows = [json.loads(l) for l in open(sys.argv[1])]\n"
-                   "keys = ['epoch', 'train_loss', 'train_accuracy', 'test_loss', "
-                   "'test_accuracy', 'samples_per_s', 'seconds', 'lr']\n"
-                   "assert all(list(r) == keys for r in rows), rows\n"
-                   "assert rows[2]['train_loss'] is None and rows[2]['test_accuracy'] is None\n"
-                   "assert rows[3]['train_accuracy'] is None and rows[3]['test_loss'] is None\n"
-                   "assert rows[2]['seconds'] == 1.5e300 and rows[3]['lr'] == 1.25e-5\n",
-                   path))
+    if (have_python && !python_ok("import json, sys, math\n"
+                                  "rows = [json.loads(l) for l in open(sys.argv[1])]\n"
+                                  "keys = ['epoch', 'train_loss', 'train_accuracy', 'test_loss', "
+                                  "'test_accuracy', 'samples_per_s', 'seconds', 'lr']\n"
+                                  "assert all(list(r) == keys for r in rows), rows\n"
+                                  "assert rows[2]['train_loss'] is None and rows[2]['test_accuracy'] is None\n"
+                                  "assert rows[3]['train_accuracy'] is None and rows[3]['test_loss'] is None\n"
+                                  "assert rows[2]['seconds'] == 1.5e300 and rows[3]['lr'] == 1.25e-5\n",
+                                  path))
         fail_msg("the JSON lines in %s do not parse as expected", path);
 }
 
@@ -308,8 +301,8 @@ static void test_clock(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_csv_round_trip),   cmocka_unit_test(test_svg_shapes),
-        cmocka_unit_test(test_unwritable_paths), cmocka_unit_test(test_json_line),
+        cmocka_unit_test(test_csv_round_trip),        cmocka_unit_test(test_svg_shapes),
+        cmocka_unit_test(test_unwritable_paths),      cmocka_unit_test(test_json_line),
         cmocka_unit_test(test_progress_off_terminal), cmocka_unit_test(test_clock),
     };
     return cmocka_run_group_tests(tests, make_tmp_dir, remove_tmp_dir);

@@ -357,8 +357,8 @@ static void learns_fashion_mnist(void **state)
         clmlp_dataset *train, *test;
         TEST_OK(clmlp_dataset_create(net, clmlp_idx_data(train_images), clmlp_idx_data(train_labels), N_TRAIN, 28, 28,
                                      &pp, &train));
-        TEST_OK(clmlp_dataset_create(net, clmlp_idx_data(test_images), clmlp_idx_data(test_labels), N_TEST, 28, 28,
-                                     &pp, &test));
+        TEST_OK(clmlp_dataset_create(net, clmlp_idx_data(test_images), clmlp_idx_data(test_labels), N_TEST, 28, 28, &pp,
+                                     &test));
         clmlp_train_options opt;
         clmlp_train_options_init(&opt);
         opt.seed = 5;
@@ -387,9 +387,13 @@ int main(void)
     static clmlp_backend host = CLMLP_BACKEND_HOST, opencl = CLMLP_BACKEND_OPENCL;
 #define BOTH(fn) cmocka_unit_test_prestate(fn, &host), cmocka_unit_test_prestate(fn, &opencl)
     const struct CMUnitTest tests[] = {
-        BOTH(optimizer_matches_hand_update), BOTH(evaluation_matches_forward), BOTH(dataset_checks),
-        BOTH(mismatched_files),              BOTH(learns_fashion_mnist),
-        cmocka_unit_test(per_sample_matches_host),   BOTH(checkpoint_resumes_exactly),
+        BOTH(optimizer_matches_hand_update),
+        BOTH(evaluation_matches_forward),
+        BOTH(dataset_checks),
+        BOTH(mismatched_files),
+        BOTH(learns_fashion_mnist),
+        cmocka_unit_test(per_sample_matches_host),
+        BOTH(checkpoint_resumes_exactly),
         BOTH(divergence_names_the_step),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

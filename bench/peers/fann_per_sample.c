@@ -79,7 +79,8 @@ int main(int argc, char **argv)
         for (unsigned r = 0; r < side; r++)
             for (unsigned c = 0; c < side; c++)
                 x[i * n_in + r * side + c] =
-                    (fann_type)((images[(size_t)i * rows * cols + (r + off) * cols + c + off] / 255.0 - 0.2860) / 0.3530);
+                    (fann_type)((images[(size_t)i * rows * cols + (r + off) * cols + c + off] / 255.0 - 0.2860) /
+                                0.3530);
         for (unsigned k = 0; k < n_out; k++)
             y[i * n_out + k] = labels[i] == k;
     }

@@ -14,17 +14,19 @@ clmlp_status clmlp_cl_mem_alloc(clmlp_be *base, size_t bytes, void **mem)
         return clmlp_fail(CLMLP_ENOMEM, "a device buffer of %zu bytes overflows size_t", bytes);
     bytes += be->pad_bytes;
     if (bytes > be->max_alloc)
-        return clmlp_fail(CLMLP_ENOMEM, "a device buffer of %zu bytes exceeds the device's largest allocation (%llu bytes)",
-                          bytes, (unsigned long long)be->max_alloc);
+        return clmlp_fail(CLMLP_ENOMEM,
+                          "a device buffer of %zu bytes exceeds the device's largest allocation (%llu bytes)", bytes,
+                          (unsigned long long)be->max_alloc);
     cl_int err = CL_MEM_OBJECT_ALLOCATION_FAILURE;
     cl_mem created = clCreateBuffer(be->context, CL_MEM_READ_WRITE, bytes, NULL, &err);
     if (err == CL_SUCCESS) {
         *mem = created;
         return CLMLP_OK;
     }
-    clmlp_status s = err == CL_MEM_OBJECT_ALLOCATION_FAILURE || err == CL_OUT_OF_HOST_MEMORY || err == CL_OUT_OF_RESOURCES
-                         ? CLMLP_ENOMEM
-                         : CLMLP_EOPENCL;
+    clmlp_status s =
+        err == CL_MEM_OBJECT_ALLOCATION_FAILURE || err == CL_OUT_OF_HOST_MEMORY || err == CL_OUT_OF_RESOURCES
+            ? CLMLP_ENOMEM
+            : CLMLP_EOPENCL;
     clmlp_cl_fail("clCreateBuffer", err);
     return clmlp_fail_context(s, "device buffer of %zu bytes", bytes);
 }

@@ -21,7 +21,6 @@
 #include "../config.h"
 #include "cl_common.h"
 
-
 static uint64_t fnv1a(uint64_t h, const char *s)
 {
     for (; *s; s++)
@@ -61,8 +60,8 @@ int clmlp_cl_cache_path(const clmlp_cl_be *be, const char *options, const char *
         clGetDeviceInfo(be->device, CL_DRIVER_VERSION, sizeof driver - 1, driver, NULL) != CL_SUCCESS)
         return 0;
     uint64_t h = 0xCBF29CE484222325ull;
-    const char *parts[] = {"clmlp program cache 1", platform_version, device_name, device_version, driver, options,
-                           source};
+    const char *parts[] = {
+        "clmlp program cache 1", platform_version, device_name, device_version, driver, options, source};
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
         h = fnv1a(h, parts[i]);
     *key = h;

@@ -9,15 +9,14 @@
 
 #include "../backend.h"
 
-
 /* Every device buffer has this many spare elements past its end: the tiled products
  * read whole vectors (up to 2 × 16 floats) at the edges. */
 enum { CLMLP_PAD = 32 };
 
 typedef struct clmlp_cl_kernels {
-    cl_kernel forward_layer, bias_act, output_delta_mse, output_delta_ce, backprop_delta,
-        sech2_mul, weight_grad, bias_grad, fill, gather_rows, gather_pixels, sgd_momentum, batch_stats,
-        confusion_update, gemm_nn, gemm_tn, gemm_nt, gemm_tn_sgd, train_per_sample;
+    cl_kernel forward_layer, bias_act, output_delta_mse, output_delta_ce, backprop_delta, sech2_mul, weight_grad,
+        bias_grad, fill, gather_rows, gather_pixels, sgd_momentum, batch_stats, confusion_update, gemm_nn, gemm_tn,
+        gemm_nt, gemm_tn_sgd, train_per_sample;
 } clmlp_cl_kernels;
 
 typedef struct clmlp_cl_be {
@@ -27,10 +26,10 @@ typedef struct clmlp_cl_be {
     cl_command_queue queue;
     cl_program program;
     clmlp_cl_kernels k;
-    clmlp_products gemm;  /* clmlp_config.products, resolved: never AUTO once created */
-    clmlp_buf *work;      /* z, a, delta of the fused per-sample kernel, grown on demand */
-    size_t pad_bytes;     /* spare bytes past every buffer's end (CLMLP_PAD elements) */
-    cl_ulong max_alloc; /* CL_DEVICE_MAX_MEM_ALLOC_SIZE */
+    clmlp_products gemm;    /* clmlp_config.products, resolved: never AUTO once created */
+    clmlp_buf *work;        /* z, a, delta of the fused per-sample kernel, grown on demand */
+    size_t pad_bytes;       /* spare bytes past every buffer's end (CLMLP_PAD elements) */
+    cl_ulong max_alloc;     /* CL_DEVICE_MAX_MEM_ALLOC_SIZE */
     int program_from_cache; /* the program came from the on-disk cache (for tests) */
 } clmlp_cl_be;
 
@@ -44,7 +43,7 @@ typedef struct {
     size_t size;
     const void *value;
 } clmlp_karg;
-#define ARG(x) ((clmlp_karg){sizeof(x), &(x)})
+#define ARG(x)   ((clmlp_karg){sizeof(x), &(x)})
 #define MEM(buf) ((clmlp_karg){sizeof(cl_mem), &(buf)->mem})
 /* A NULL buffer argument (an epilogue left out). */
 #define NO_BUFFER ((clmlp_karg){sizeof(cl_mem), NULL})
@@ -87,8 +86,7 @@ void clmlp_cl_destroy(clmlp_be *be);
 /* The fused per-sample kernel's layer limit (per_sample.cl). */
 enum { CLMLP_CL_PER_SAMPLE_MAX_LAYERS = 4 };
 /* out = g ⊙ sech²(z) on count elements (out may be g): the CLBlast path's epilogue. */
-clmlp_status clmlp_cl_sech2_mul(clmlp_cl_be *be, size_t count, const clmlp_buf *z, const clmlp_buf *g,
-                                clmlp_buf *out);
+clmlp_status clmlp_cl_sech2_mul(clmlp_cl_be *be, size_t count, const clmlp_buf *z, const clmlp_buf *g, clmlp_buf *out);
 
 /* "CL_OUT_OF_RESOURCES" for -5 and so on. */
 const char *clmlp_cl_error_name(cl_int err);
@@ -110,8 +108,7 @@ cl_program clmlp_cl_cache_load(clmlp_cl_be *be, const char *path, uint64_t key, 
 void clmlp_cl_cache_store(clmlp_cl_be *be, cl_program program, const char *path, uint64_t key);
 
 /* C = op(A)·op(B) through CLBlast, row-major; op transposes when the flag is set. */
-clmlp_status clmlp_cl_gemm(clmlp_cl_be *be, int trans_a, int trans_b, size_t m, size_t n,
-                           size_t k, const clmlp_buf *A, size_t lda, const clmlp_buf *B,
-                           size_t ldb, clmlp_buf *C, size_t ldc);
+clmlp_status clmlp_cl_gemm(clmlp_cl_be *be, int trans_a, int trans_b, size_t m, size_t n, size_t k, const clmlp_buf *A,
+                           size_t lda, const clmlp_buf *B, size_t ldb, clmlp_buf *C, size_t ldc);
 
 #endif

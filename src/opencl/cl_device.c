@@ -29,8 +29,8 @@ static cl_uint list_devices(cl_platform_id platform, cl_device_type type, cl_dev
 }
 
 /* The first device of `type` over the platforms, in order. */
-static clmlp_status first_of_type(const cl_platform_id *platforms, cl_uint n_platforms,
-                                  cl_device_type type, cl_device_id *out)
+static clmlp_status first_of_type(const cl_platform_id *platforms, cl_uint n_platforms, cl_device_type type,
+                                  cl_device_id *out)
 {
     cl_device_id ids[MAX_DEVICES];
     for (cl_uint p = 0; p < n_platforms; p++)
@@ -41,12 +41,12 @@ static clmlp_status first_of_type(const cl_platform_id *platforms, cl_uint n_pla
     return CLMLP_ENODEVICE;
 }
 
-static clmlp_status by_index(const cl_platform_id *platforms, cl_uint n_platforms, int platform,
-                             int device, cl_device_id *out)
+static clmlp_status by_index(const cl_platform_id *platforms, cl_uint n_platforms, int platform, int device,
+                             cl_device_id *out)
 {
     if (platform < 0 || (cl_uint)platform >= n_platforms)
-        return clmlp_fail(CLMLP_ENODEVICE, "OpenCL platform %d does not exist (%u platform%s)",
-                          platform, n_platforms, n_platforms == 1 ? "" : "s");
+        return clmlp_fail(CLMLP_ENODEVICE, "OpenCL platform %d does not exist (%u platform%s)", platform, n_platforms,
+                          n_platforms == 1 ? "" : "s");
     cl_device_id ids[MAX_DEVICES];
     cl_uint n = list_devices(platforms[platform], CL_DEVICE_TYPE_ALL, ids);
     if (device < 0) { /* the platform's first GPU, else its first device */
@@ -58,8 +58,8 @@ static clmlp_status by_index(const cl_platform_id *platforms, cl_uint n_platform
         device = 0;
     }
     if ((cl_uint)device >= n)
-        return clmlp_fail(CLMLP_ENODEVICE, "OpenCL device %d:%d does not exist (platform %d has %u device%s)",
-                          platform, device, platform, n, n == 1 ? "" : "s");
+        return clmlp_fail(CLMLP_ENODEVICE, "OpenCL device %d:%d does not exist (platform %d has %u device%s)", platform,
+                          device, platform, n, n == 1 ? "" : "s");
     *out = ids[device];
     return CLMLP_OK;
 }

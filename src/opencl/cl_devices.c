@@ -30,8 +30,8 @@ static void describe(cl_device_id d, clmlp_device_info *info)
     if (clGetDeviceInfo(d, CL_DEVICE_EXTENSIONS, sizeof extensions - 1, extensions, &len) != CL_SUCCESS)
         extensions[0] = '\0';
     snprintf(info->type, sizeof info->type, "%s",
-             type & CL_DEVICE_TYPE_GPU   ? "GPU"
-             : type & CL_DEVICE_TYPE_CPU ? "CPU"
+             type & CL_DEVICE_TYPE_GPU           ? "GPU"
+             : type & CL_DEVICE_TYPE_CPU         ? "CPU"
              : type & CL_DEVICE_TYPE_ACCELERATOR ? "accelerator"
                                                  : "other");
     info->compute_units = units;

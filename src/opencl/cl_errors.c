@@ -7,7 +7,7 @@
 const char *clmlp_cl_error_name(cl_int err)
 {
     switch (err) {
-#define NAME(code) \
+#define NAME(code)                                                                                                     \
     case code: return #code;
         NAME(CL_SUCCESS)
         NAME(CL_DEVICE_NOT_FOUND)

@@ -59,7 +59,7 @@ clmlp_status clmlp_cl_launch_product(clmlp_cl_be *be, cl_kernel kernel, const ch
     TRY(clmlp_cl_uint(ldb, "row stride", &ub));
     TRY(clmlp_cl_uint(ldc, "row stride", &uc));
     clmlp_karg args[9 + MAX_EPILOGUE_ARGS] = {ARG(um), ARG(un), ARG(uk), MEM(A), ARG(ua),
-                                              MEM(B),  ARG(ub), MEM(C), ARG(uc)};
+                                              MEM(B),  ARG(ub), MEM(C),  ARG(uc)};
     for (size_t i = 0; i < n_epilogue; i++)
         args[9 + i] = epilogue[i];
     size_t row_tiles = (m + tile_rows - 1) / tile_rows, col_tiles = (n + tile_cols - 1) / tile_cols;

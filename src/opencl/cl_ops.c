@@ -23,8 +23,8 @@ static size_t tile_cols(const clmlp_cl_be *be) { return be->base.dtype == CLMLP_
 
 /* C (m × n) = op(A) · B with op(A) = A (m × k) or, when trans_a, A^T (A stored k × m);
  * B is k × n. Row strides lda, ldb, ldc. Own tiled kernels or CLBlast. */
-static clmlp_status product(clmlp_cl_be *be, int trans_a, size_t m, size_t n, size_t k, const clmlp_buf *A,
-                            size_t lda, const clmlp_buf *B, size_t ldb, clmlp_buf *C, size_t ldc)
+static clmlp_status product(clmlp_cl_be *be, int trans_a, size_t m, size_t n, size_t k, const clmlp_buf *A, size_t lda,
+                            const clmlp_buf *B, size_t ldb, clmlp_buf *C, size_t ldc)
 {
     if (be->gemm == CLMLP_PRODUCTS_CLBLAST)
         return clmlp_cl_gemm(be, trans_a, 0, m, n, k, A, lda, B, ldb, C, ldc);
@@ -46,8 +46,7 @@ static int cl_can(const clmlp_be *base, clmlp_capability what, const clmlp_layer
 }
 
 static clmlp_status cl_forward_layer(clmlp_be *base, size_t batch, size_t n_in, size_t n_out, const clmlp_buf *a_prev,
-                                     const clmlp_buf *W, const clmlp_buf *b, int apply_tanh, clmlp_buf *z,
-                                     clmlp_buf *a)
+                                     const clmlp_buf *W, const clmlp_buf *b, int apply_tanh, clmlp_buf *z, clmlp_buf *a)
 {
     clmlp_cl_be *be = BE(base);
     cl_uint ub, ui, uo, ucount, act = apply_tanh ? 1 : 0;
@@ -57,8 +56,8 @@ static clmlp_status cl_forward_layer(clmlp_be *base, size_t batch, size_t n_in, 
     TRY(clmlp_cl_uint(batch * n_out, "batch × layer size", &ucount));
     switch (products_for(be, batch)) {
     case CLMLP_PRODUCTS_OWN: /* W as stored, in dot-product form, with the epilogue: 4 × 4 per work-item */
-        return clmlp_cl_launch_product(be, be->k.gemm_nt, "gemm_nt", 1, 4, 4, batch, n_out, n_in, a_prev, n_in, W,
-                                       n_in, z, n_out, 3, (clmlp_karg[]){MEM(b), ARG(act), MEM(a)});
+        return clmlp_cl_launch_product(be, be->k.gemm_nt, "gemm_nt", 1, 4, 4, batch, n_out, n_in, a_prev, n_in, W, n_in,
+                                       z, n_out, 3, (clmlp_karg[]){MEM(b), ARG(act), MEM(a)});
     case CLMLP_PRODUCTS_CLBLAST:
         TRY(clmlp_cl_gemm(be, 0, 1, batch, n_out, n_in, a_prev, n_in, W, n_in, z, n_out));
         return clmlp_cl_launch(be, be->k.bias_act, "bias_act", 2, (size_t[]){n_out, batch}, NULL, 6,
@@ -104,8 +103,8 @@ static clmlp_status cl_backprop_delta(clmlp_be *base, size_t batch, size_t n, si
     TRY(clmlp_cl_uint(batch * n, "batch × layer size", &ucount));
     switch (products_for(be, batch)) {
     case CLMLP_PRODUCTS_OWN: /* sech² in the product's epilogue */
-        return clmlp_cl_launch_product(be, be->k.gemm_nn, "gemm_nn", 0, 8, tile_cols(be), batch, n, n_next,
-                                       delta_next, n_next, W_next, n, delta, n, 1, (clmlp_karg[]){MEM(z)});
+        return clmlp_cl_launch_product(be, be->k.gemm_nn, "gemm_nn", 0, 8, tile_cols(be), batch, n, n_next, delta_next,
+                                       n_next, W_next, n, delta, n, 1, (clmlp_karg[]){MEM(z)});
     case CLMLP_PRODUCTS_CLBLAST:
         TRY(product(be, 0, batch, n, n_next, delta_next, n_next, W_next, n, delta, n));
         return clmlp_cl_sech2_mul(be, batch * n, z, delta, delta);
@@ -144,8 +143,7 @@ static clmlp_status cl_sgd_momentum(clmlp_be *base, size_t count, const clmlp_sg
                            (clmlp_karg[]){ARG(uc), clmlp_cl_real(be, &a, sgd->lr),
                                           clmlp_cl_real(be, &b, sgd->grad_scale), clmlp_cl_real(be, &c, sgd->momentum),
                                           clmlp_cl_real(be, &d, sgd->weight_decay), MEM(grad),
-                                          velocity ? MEM(velocity) : NO_BUFFER,
-                                          MEM(param)});
+                                          velocity ? MEM(velocity) : NO_BUFFER, MEM(param)});
 }
 
 static clmlp_status cl_weight_grad_sgd(clmlp_be *base, size_t batch, size_t n_in, size_t n_out, const clmlp_buf *delta,
@@ -212,9 +210,9 @@ static clmlp_status cl_confusion_update(clmlp_be *base, size_t batch, size_t n, 
                            (clmlp_karg[]){ARG(ub), ARG(un), MEM(out), MEM(y), MEM(confusion)});
 }
 
-static clmlp_status cl_train_per_sample(clmlp_be *base, const clmlp_layers *net, const clmlp_buf *pixels,
-                                        double scale, double shift, const clmlp_buf *y, const clmlp_buf *order,
-                                        size_t first, size_t count, const clmlp_sgd *sgd, clmlp_buf *stats)
+static clmlp_status cl_train_per_sample(clmlp_be *base, const clmlp_layers *net, const clmlp_buf *pixels, double scale,
+                                        double shift, const clmlp_buf *y, const clmlp_buf *order, size_t first,
+                                        size_t count, const clmlp_sgd *sgd, clmlp_buf *stats)
 {
     clmlp_cl_be *be = BE(base);
     if (net->L < 1 || net->L > CLMLP_CL_PER_SAMPLE_MAX_LAYERS)

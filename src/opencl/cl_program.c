@@ -16,16 +16,19 @@ extern const char clmlp_kernel_source[]; /* generated from the kernels/ folder b
 #endif
 
 /* Every kernel the backend uses, by name and place in clmlp_cl_kernels. */
-#define KERNEL(name) {#name, offsetof(clmlp_cl_kernels, name)}
+#define KERNEL(name)                                                                                                   \
+    {                                                                                                                  \
+#name, offsetof(clmlp_cl_kernels, name)                                                                        \
+    }
 static const struct {
     const char *name;
     size_t offset;
 } kernels[] = {
-    KERNEL(forward_layer),   KERNEL(bias_act),     KERNEL(output_delta_mse), KERNEL(output_delta_ce),
-    KERNEL(backprop_delta),  KERNEL(sech2_mul),    KERNEL(weight_grad),      KERNEL(bias_grad),
-    KERNEL(fill),            KERNEL(gather_rows),  KERNEL(gather_pixels),    KERNEL(sgd_momentum),
-    KERNEL(batch_stats),     KERNEL(confusion_update), KERNEL(gemm_nn),      KERNEL(gemm_tn),
-    KERNEL(gemm_nt),         KERNEL(gemm_tn_sgd),  KERNEL(train_per_sample),
+    KERNEL(forward_layer),  KERNEL(bias_act),         KERNEL(output_delta_mse), KERNEL(output_delta_ce),
+    KERNEL(backprop_delta), KERNEL(sech2_mul),        KERNEL(weight_grad),      KERNEL(bias_grad),
+    KERNEL(fill),           KERNEL(gather_rows),      KERNEL(gather_pixels),    KERNEL(sgd_momentum),
+    KERNEL(batch_stats),    KERNEL(confusion_update), KERNEL(gemm_nn),          KERNEL(gemm_tn),
+    KERNEL(gemm_nt),        KERNEL(gemm_tn_sgd),      KERNEL(train_per_sample),
 };
 #undef KERNEL
 
@@ -35,17 +38,17 @@ static clmlp_status build_failure(clmlp_cl_be *be, cl_int err)
 {
     size_t len = 0;
     char log[768] = "";
-    if (clGetProgramBuildInfo(be->program, be->device, CL_PROGRAM_BUILD_LOG, 0, NULL, &len) == CL_SUCCESS &&
-        len > 0) {
+    if (clGetProgramBuildInfo(be->program, be->device, CL_PROGRAM_BUILD_LOG, 0, NULL, &len) == CL_SUCCESS && len > 0) {
         char *full = malloc(len);
-        if (full && clGetProgramBuildInfo(be->program, be->device, CL_PROGRAM_BUILD_LOG, len, full, NULL) == CL_SUCCESS) {
+        if (full &&
+            clGetProgramBuildInfo(be->program, be->device, CL_PROGRAM_BUILD_LOG, len, full, NULL) == CL_SUCCESS) {
             strncpy(log, full, sizeof log - 1);
             log[sizeof log - 1] = '\0';
         }
         free(full);
     }
-    return clmlp_fail(CLMLP_EOPENCL, "clBuildProgram failed: %s (%d); build log: %s",
-                      clmlp_cl_error_name(err), (int)err, log[0] ? log : "(empty)");
+    return clmlp_fail(CLMLP_EOPENCL, "clBuildProgram failed: %s (%d); build log: %s", clmlp_cl_error_name(err),
+                      (int)err, log[0] ? log : "(empty)");
 }
 
 static clmlp_status create_kernel(clmlp_cl_be *be, const char *name, cl_kernel *out)
@@ -64,8 +67,8 @@ clmlp_status clmlp_cl_build_kernels(clmlp_cl_be *be)
 {
     cl_int err;
     const char *src = clmlp_kernel_source;
-    const char *options = be->base.dtype == CLMLP_F64 ? "-cl-std=CL1.2 -D CLMLP_FP64" PLANTED_BUG
-                                                      : "-cl-std=CL1.2" PLANTED_BUG;
+    const char *options =
+        be->base.dtype == CLMLP_F64 ? "-cl-std=CL1.2 -D CLMLP_FP64" PLANTED_BUG : "-cl-std=CL1.2" PLANTED_BUG;
     char cache_path[4096];
     uint64_t key = 0;
     int cached = clmlp_cl_cache_path(be, options, src, cache_path, sizeof cache_path, &key);
