@@ -5,21 +5,9 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "le.h"
+
 enum { VERSION = 1 };
-
-static void put_le(unsigned char *p, uint64_t v, int bytes)
-{
-    for (int i = 0; i < bytes; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t get_le(const unsigned char *p, int bytes)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < bytes; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
 
 unsigned char *clmlp_cache_entry_encode(uint64_t key, const unsigned char *binary, size_t n, size_t *size)
 {
@@ -29,11 +17,11 @@ unsigned char *clmlp_cache_entry_encode(uint64_t key, const unsigned char *binar
     if (!file)
         return NULL;
     memcpy(file, "CLMLPBIN", 8);
-    put_le(file + 8, VERSION, 4);
-    put_le(file + 12, key, 8);
-    put_le(file + 20, n, 8);
+    clmlp_le_put(file + 8, VERSION, 4);
+    clmlp_le_put(file + 12, key, 8);
+    clmlp_le_put(file + 20, n, 8);
     memcpy(file + CLMLP_CACHE_HEADER, binary, n);
-    put_le(file + CLMLP_CACHE_HEADER + n, crc32(0L, file, (uInt)(CLMLP_CACHE_HEADER + n)), 4);
+    clmlp_le_put(file + CLMLP_CACHE_HEADER + n, crc32(0L, file, (uInt)(CLMLP_CACHE_HEADER + n)), 4);
     *size = CLMLP_CACHE_HEADER + n + 4;
     return file;
 }
@@ -41,13 +29,13 @@ unsigned char *clmlp_cache_entry_encode(uint64_t key, const unsigned char *binar
 int clmlp_cache_entry_decode(const unsigned char *file, size_t size, uint64_t key, const unsigned char **binary,
                              size_t *n)
 {
-    if (size < CLMLP_CACHE_HEADER + 4 || memcmp(file, "CLMLPBIN", 8) != 0 || get_le(file + 8, 4) != VERSION ||
-        get_le(file + 12, 8) != key)
+    if (size < CLMLP_CACHE_HEADER + 4 || memcmp(file, "CLMLPBIN", 8) != 0 || clmlp_le_get(file + 8, 4) != VERSION ||
+        clmlp_le_get(file + 12, 8) != key)
         return 0;
-    uint64_t length = get_le(file + 20, 8);
+    uint64_t length = clmlp_le_get(file + 20, 8);
     if (length == 0 || length > CLMLP_CACHE_MAX_BINARY || length != size - CLMLP_CACHE_HEADER - 4)
         return 0;
-    if (crc32(0L, file, (uInt)(CLMLP_CACHE_HEADER + length)) != get_le(file + CLMLP_CACHE_HEADER + length, 4))
+    if (crc32(0L, file, (uInt)(CLMLP_CACHE_HEADER + length)) != clmlp_le_get(file + CLMLP_CACHE_HEADER + length, 4))
         return 0;
     *binary = file + CLMLP_CACHE_HEADER;
     *n = (size_t)length;

@@ -28,6 +28,7 @@
 #include "clmlp.h"
 #include "error.h"
 #include "fault.h"
+#include "le.h"
 #include "net_internal.h"
 
 /* Weights travel as bit patterns: the host's double must be IEEE-754 binary64. */
@@ -47,51 +48,6 @@ enum {
 };
 /* The largest model file written or read: 4 GiB (about 537 million weights). */
 #define MODEL_MAX_BYTES ((uint64_t)1 << 32)
-
-/* ---- little-endian encoding --------------------------------------------- */
-
-static void put_u32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_u64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_f64(uint8_t *p, double v)
-{
-    uint64_t bits;
-    memcpy(&bits, &v, sizeof bits);
-    put_u64(p, bits);
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-    uint32_t v = 0;
-    for (int i = 3; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
-}
-
-static double get_f64(const uint8_t *p)
-{
-    uint64_t bits = get_u64(p);
-    double v;
-    memcpy(&v, &bits, sizeof v);
-    return v;
-}
 
 /* ---- the layout, shared by both directions -------------------------------- */
 
@@ -178,7 +134,7 @@ static void write_values(writer *w, const double *v, size_t n, uint8_t *chunk)
     for (size_t done = 0; done < n;) {
         size_t k = n - done < CHUNK_VALUES ? n - done : CHUNK_VALUES;
         for (size_t i = 0; i < k; i++)
-            put_f64(chunk + 8 * i, v[done + i]);
+            clmlp_le_put_f64(chunk + 8 * i, v[done + i]);
         write_bytes(w, chunk, 8 * k);
         done += k;
     }
@@ -199,21 +155,21 @@ static clmlp_status write_model(writer *w, const clmlp_net *net, const uint64_t 
 {
     uint8_t head[PREFIX_BYTES], settings[SETTINGS_BYTES], field[8];
     memcpy(head, MODEL_MAGIC, MAGIC_BYTES);
-    put_u32(head + 8, epochs_done ? CHECKPOINT_VERSION : MODEL_VERSION);
-    put_u32(head + 12, (uint32_t)n_sizes);
+    clmlp_le_put(head + 8, epochs_done ? CHECKPOINT_VERSION : MODEL_VERSION, 4);
+    clmlp_le_put(head + 12, (uint32_t)n_sizes, 4);
     write_bytes(w, head, sizeof head);
     for (size_t l = 0; l < n_sizes; l++) {
-        put_u64(field, sizes[l]);
+        clmlp_le_put(field, sizes[l], 8);
         write_bytes(w, field, 8);
     }
-    put_u32(settings + 0, (uint32_t)clmlp_loss_type(net));
-    put_u32(settings + 4, (uint32_t)clmlp_dtype_of(net));
-    put_u32(settings + 8, pp->scale_255 ? 1u : 0u);
-    put_u32(settings + 12, (uint32_t)pp->normalize);
-    put_f64(settings + 16, pp->mean);
-    put_f64(settings + 24, pp->std);
-    put_u64(settings + 32, (uint64_t)pp->crop);
-    put_u32(settings + 40, (uint32_t)pp->target);
+    clmlp_le_put(settings + 0, (uint32_t)clmlp_loss_type(net), 4);
+    clmlp_le_put(settings + 4, (uint32_t)clmlp_dtype_of(net), 4);
+    clmlp_le_put(settings + 8, pp->scale_255 ? 1u : 0u, 4);
+    clmlp_le_put(settings + 12, (uint32_t)pp->normalize, 4);
+    clmlp_le_put_f64(settings + 16, pp->mean);
+    clmlp_le_put_f64(settings + 24, pp->std);
+    clmlp_le_put(settings + 32, (uint64_t)pp->crop, 8);
+    clmlp_le_put(settings + 40, (uint32_t)pp->target, 4);
     write_bytes(w, settings, sizeof settings);
 
     uint8_t *chunk = malloc(8 * CHUNK_VALUES);
@@ -222,7 +178,7 @@ static clmlp_status write_model(writer *w, const clmlp_net *net, const uint64_t 
     clmlp_status s = CLMLP_OK;
     for (int state = 0; state <= (epochs_done != NULL) && s == CLMLP_OK; state++) {
         if (state) {
-            put_u64(field, *epochs_done);
+            clmlp_le_put(field, *epochs_done, 8);
             write_bytes(w, field, 8);
         }
         for (size_t l = 1; l < n_sizes && s == CLMLP_OK && !w->err; l++) {
@@ -244,7 +200,7 @@ static clmlp_status write_model(writer *w, const clmlp_net *net, const uint64_t 
     free(chunk);
     if (s != CLMLP_OK)
         return s;
-    put_u32(field, (uint32_t)w->crc);
+    clmlp_le_put(field, (uint32_t)w->crc, 4);
     write_raw(w, field, CRC_BYTES, false);
     if (w->err)
         return clmlp_fail(CLMLP_EIO, "%s: cannot write: %s", path, err_text(w->err));
@@ -422,12 +378,12 @@ static clmlp_status parse_model(const uint8_t *d, size_t len, const char *path, 
         return clmlp_fail(CLMLP_EFORMAT, "%s: not a clmlp model file (no %s magic)", path, MODEL_MAGIC);
     if (len < PREFIX_BYTES)
         return clmlp_fail(CLMLP_EFORMAT, "%s: truncated: %zu bytes, the header alone is %d", path, len, PREFIX_BYTES);
-    uint32_t version = get_u32(d + 8);
+    uint32_t version = (uint32_t)clmlp_le_get(d + 8, 4);
     if (version != MODEL_VERSION && version != CHECKPOINT_VERSION)
         return clmlp_fail(CLMLP_EFORMAT, "%s: model file format version %u; this library reads versions %d and %d",
                           path, (unsigned)version, MODEL_VERSION, CHECKPOINT_VERSION);
     m->has_state = version == CHECKPOINT_VERSION;
-    uint32_t n_sizes = get_u32(d + 12);
+    uint32_t n_sizes = (uint32_t)clmlp_le_get(d + 12, 4);
     if (n_sizes < 2 || n_sizes > MAX_SIZES)
         return clmlp_fail(CLMLP_EFORMAT, "%s: %u layer sizes; a model has 2 to %d", path, (unsigned)n_sizes, MAX_SIZES);
     if ((len - PREFIX_BYTES) / 8 < n_sizes)
@@ -438,7 +394,7 @@ static clmlp_status parse_model(const uint8_t *d, size_t len, const char *path, 
         return clmlp_fail(CLMLP_ENOMEM, "%s: cannot allocate %u sizes", path, (unsigned)n_sizes);
     m->n_sizes = n_sizes;
     for (size_t l = 0; l < n_sizes; l++) {
-        m->sizes[l] = get_u64(d + PREFIX_BYTES + 8 * l);
+        m->sizes[l] = clmlp_le_get(d + PREFIX_BYTES + 8 * l, 8);
         if (m->sizes[l] == 0)
             return clmlp_fail(CLMLP_EFORMAT, "%s: layer size n_%zu is 0", path, l);
     }
@@ -461,15 +417,16 @@ static clmlp_status parse_model(const uint8_t *d, size_t len, const char *path, 
         crc = crc32(crc, d + done, (uInt)k);
         done += k;
     }
-    uint32_t stored = get_u32(d + len - CRC_BYTES);
+    uint32_t stored = (uint32_t)clmlp_le_get(d + len - CRC_BYTES, 4);
     if ((uint32_t)crc != stored)
         return clmlp_fail(CLMLP_EFORMAT, "%s: checksum mismatch (stored %08x, computed %08x): the file is corrupt",
                           path, (unsigned)stored, (unsigned)(uint32_t)crc);
 
     const uint8_t *s = d + PREFIX_BYTES + 8 * (size_t)n_sizes;
-    uint32_t loss = get_u32(s), dtype = get_u32(s + 4), scale = get_u32(s + 8), normalize = get_u32(s + 12);
-    uint32_t target = get_u32(s + 40);
-    uint64_t crop = get_u64(s + 32);
+    uint32_t loss = (uint32_t)clmlp_le_get(s, 4), dtype = (uint32_t)clmlp_le_get(s + 4, 4),
+             scale = (uint32_t)clmlp_le_get(s + 8, 4), normalize = (uint32_t)clmlp_le_get(s + 12, 4);
+    uint32_t target = (uint32_t)clmlp_le_get(s + 40, 4);
+    uint64_t crop = clmlp_le_get(s + 32, 8);
     if (loss != CLMLP_LOSS_MSE && loss != CLMLP_LOSS_SOFTMAX_CE)
         return clmlp_fail(CLMLP_EFORMAT, "%s: unknown loss %u", path, (unsigned)loss);
     if (dtype != CLMLP_F64 && dtype != CLMLP_F32)
@@ -487,8 +444,8 @@ static clmlp_status parse_model(const uint8_t *d, size_t len, const char *path, 
     clmlp_preprocess_init(&m->pp);
     m->pp.scale_255 = (int)scale;
     m->pp.normalize = (clmlp_normalize)normalize;
-    m->pp.mean = get_f64(s + 16);
-    m->pp.std = get_f64(s + 24);
+    m->pp.mean = clmlp_le_get_f64(s + 16);
+    m->pp.std = clmlp_le_get_f64(s + 24);
     m->pp.crop = (size_t)crop;
     m->pp.target = (clmlp_target)target;
     clmlp_status st = check_preprocess(&m->pp, CLMLP_EFORMAT, path);
@@ -501,14 +458,14 @@ static clmlp_status parse_model(const uint8_t *d, size_t len, const char *path, 
     const uint8_t *p = m->weights;
     for (int state = 0; state <= m->has_state; state++) {
         if (state) {
-            m->epochs_done = get_u64(p);
+            m->epochs_done = clmlp_le_get(p, 8);
             p += 8;
             m->velocities = p;
         }
         for (size_t l = 1; l < n_sizes; l++) {
             size_t rows = (size_t)m->sizes[l], cols = (size_t)m->sizes[l - 1];
             for (size_t e = 0; e < rows * cols + rows; e++, p += 8) {
-                double v = get_f64(p);
+                double v = clmlp_le_get_f64(p);
                 if (!(fabs(v) <= limit))
                     return clmlp_fail(CLMLP_EFORMAT, "%s: %s%s[%zu] element %zu is %g, not a finite %s", path,
                                       state ? "velocity of " : "", e < rows * cols ? "W" : "b", l,
@@ -548,9 +505,9 @@ static clmlp_status build_net(const model *m, const clmlp_config *cfg, const cha
                 s = clmlp_fail(CLMLP_ENOMEM, "%s: cannot allocate layer %zu (%zu × %zu weights)", path, l, rows, cols);
             else {
                 for (size_t e = 0; e < rows * cols; e++, p += 8)
-                    W[e] = get_f64(p);
+                    W[e] = clmlp_le_get_f64(p);
                 for (size_t e = 0; e < rows; e++, p += 8)
-                    b[e] = get_f64(p);
+                    b[e] = clmlp_le_get_f64(p);
                 s = state ? clmlp_net_write_velocity(net, l, W, b) : clmlp_set_layer(net, l, W, b);
                 if (s != CLMLP_OK)
                     s = clmlp_fail_context(s, "%s: layer %zu", path, l);
