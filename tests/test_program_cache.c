@@ -214,7 +214,7 @@ static void non_regular_entries_rebuild(void **state)
 
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
     if (strlen(entry) < sizeof addr.sun_path) {
-        snprintf(addr.sun_path, sizeof addr.sun_path, "%s", entry);
+        memcpy(addr.sun_path, entry, strlen(entry) + 1);
         int sock = socket(AF_UNIX, SOCK_STREAM, 0);
         assert_true(sock >= 0);
         assert_int_equal(bind(sock, (struct sockaddr *)&addr, sizeof addr), 0);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "../../src/cache_entry.h"
+#include "../../src/model_format.h"
 #include "clmlp.h"
 
 /* A private temporary file holding the bytes; "" when it cannot be written. */
@@ -42,8 +43,22 @@ int clmlp_fuzz_idx(const uint8_t *data, size_t size)
     return 0;
 }
 
+/* The format on the bytes themselves; what parses must load as a net and run. */
 int clmlp_fuzz_model(const uint8_t *data, size_t size)
 {
+    clmlp_model m = {0};
+    clmlp_status parsed = clmlp_model_parse(data, size, "fuzz", &m);
+    for (size_t l = 1; parsed == CLMLP_OK && l < m.n_sizes; l++)
+        if (m.sizes[l] * m.sizes[l - 1] + m.sizes[l] <= 4096) { /* every layer's values decode */
+            double *W = malloc(8 * m.sizes[l] * m.sizes[l - 1] + 8), *b = malloc(8 * m.sizes[l] + 8);
+            if (!W || !b || clmlp_model_layer(&m, 0, l, W, b) != CLMLP_OK)
+                abort();
+            free(W);
+            free(b);
+        }
+    free(m.sizes);
+    if (parsed != CLMLP_OK)
+        return 0;
     clmlp_config cfg;
     clmlp_config_init(&cfg);
     cfg.backend = CLMLP_BACKEND_HOST;
