@@ -1,26 +1,78 @@
 /*
- * What every clmlp kernel file shares. The kernel files are concatenated in the order
- * CMakeLists.txt lists them (this one first) and built with -D CLMLP_FP64 for double,
- * without it for float. Buffers are row-major and batch-major; sizes are uint (the
- * host checks that they fit).
+ * What every clmlp kernel file shares, and every formula of the math written once. The
+ * kernel files are concatenated in the order CMakeLists.txt lists them (this one first)
+ * and built with -D CLMLP_FP64 for double, without it for float, and with the tile
+ * parameters the host derives from the device (src/opencl/cl_tiles.c):
+ *   VW          reals per vector: one native vector register (1, 2, 4, 8 or 16)
+ *   NN_ROWS, NN_VECS   the gemm_nn / gemm_tn tile: rows x vectors of VW columns
+ *   NT_ROWS, NT_COLS   the gemm_nt tile: rows of A x rows of B
+ * Buffers are row-major and batch-major; sizes are uint (the host checks that they fit).
  */
 #ifdef CLMLP_FP64
 #pragma OPENCL EXTENSION cl_khr_fp64 : enable
 typedef double real;
 typedef double4 real4;
-typedef double8 real8;
 #else
 typedef float real;
 typedef float4 real4;
-typedef float8 real8;
 #endif
 
-/* sech^2(z) = 4t / (1 + t)^2 with t = exp(-2|z|): exact to rounding, no overflow. */
-inline real sech2(real z)
+#ifndef VW /* the defaults when built without the host's parameters (the offline check) */
+#define VW 4
+#define NN_ROWS 4
+#define NN_VECS 2
+#define NT_ROWS 2
+#define NT_COLS 4
+#endif
+
+#define CLMLP_CAT2(a, b) a##b
+#define CLMLP_CAT(a, b) CLMLP_CAT2(a, b)
+#ifdef CLMLP_FP64
+#define REAL_NAME double
+#else
+#define REAL_NAME float
+#endif
+#if VW == 1
+typedef real realv;
+#define VLOADV(i, p) ((p)[i])
+#define VSTOREV(v, i, p) ((p)[i] = (v))
+#define CONVERT_REALV(x) ((real)(x))
+#else
+typedef CLMLP_CAT(REAL_NAME, VW) realv;
+#define VLOADV CLMLP_CAT(vload, VW)
+#define VSTOREV CLMLP_CAT(vstore, VW)
+#define CONVERT_REALV CLMLP_CAT(convert_, CLMLP_CAT(REAL_NAME, VW))
+#endif
+
+/* Sum of the lanes of v, pairwise. */
+inline real hsum(realv v)
 {
-    real t = exp((real)-2 * fabs(z));
-    return 4 * t / ((1 + t) * (1 + t));
+#if VW == 1
+    return v;
+#else
+    real lane[VW];
+    VSTOREV(v, 0, lane);
+    for (uint width = VW / 2; width > 0; width /= 2)
+        for (uint i = 0; i < width; i++)
+            lane[i] += lane[i + width];
+    return lane[0];
+#endif
 }
+
+/* sech^2(z) = 4t / (1 + t)^2 with t = exp(-2|z|): exact to rounding, no overflow; for a
+ * real and for a vector. */
+#define DEFINE_SECH2(T, name)                                                                                          \
+    inline T name(T z)                                                                                                 \
+    {                                                                                                                  \
+        T t = exp((T)-2 * fabs(z));                                                                                    \
+        return 4 * t / ((1 + t) * (1 + t));                                                                            \
+    }
+DEFINE_SECH2(real, sech2)
+#if VW > 1
+DEFINE_SECH2(realv, sech2v)
+#else
+#define sech2v sech2
+#endif
 
 /* tanh(z) from one exp (Cephes' tanh/tanhf): POCL's builtin tanh costs several times
  * more, in double most of all. |z| < 0.625: a rational (double) or polynomial (float)
@@ -28,59 +80,105 @@ inline real sech2(real z)
  * 1 - 2/(exp(2|z|) + 1), which saturates to 1 without overflow. Defined for real and,
  * in the forward product's epilogue, real4 (the ?: picks per lane on vectors). */
 #ifdef CLMLP_FP64
-#define TANH_SMALL_FIT(T, z, s)                                                              \
-    ((z) + (z) * (s) *                                                                       \
-               (((-9.64399179425052238628e-1 * (s) - 9.92877231001918586564e1) * (s) -        \
-                 1.61468768441708447952e3) /                                                  \
-                ((((s) + 1.12811678491632931402e2) * (s) + 2.23548839060100448583e3) * (s) +  \
+#define TANH_SMALL_FIT(T, z, s)                                                                                        \
+    ((z) + (z) * (s) *                                                                                                 \
+               (((-9.64399179425052238628e-1 * (s) - 9.92877231001918586564e1) * (s) - 1.61468768441708447952e3) /     \
+                ((((s) + 1.12811678491632931402e2) * (s) + 2.23548839060100448583e3) * (s) +                           \
                  4.84406305325125486048e3)))
 #else
-#define TANH_SMALL_FIT(T, z, s)                                                              \
-    ((z) + (z) * (s) *                                                                       \
-               ((((-5.70498872745e-3f * (s) + 2.06390887954e-2f) * (s) - 5.37397155531e-2f) * (s) + \
-                 1.33314422036e-1f) * (s) - 3.33332819422e-1f))
+#define TANH_SMALL_FIT(T, z, s)                                                                                        \
+    ((z) + (z) * (s) *                                                                                                 \
+               ((((-5.70498872745e-3f * (s) + 2.06390887954e-2f) * (s) - 5.37397155531e-2f) * (s) +                    \
+                 1.33314422036e-1f) *                                                                                  \
+                    (s) -                                                                                              \
+                3.33332819422e-1f))
 #endif
-#define DEFINE_TANH_EXP(T, name)                                                             \
-    inline T name(T z)                                                                       \
-    {                                                                                        \
-        T x = fabs(z), s = z * z;                                                            \
-        T small = TANH_SMALL_FIT(T, z, s);                                                   \
-        T large = copysign((T)1 - (T)2 / (exp((T)2 * x) + (T)1), z);                         \
-        return x < (T)0.625f ? small : large;                                                \
+#define DEFINE_TANH_EXP(T, name)                                                                                       \
+    inline T name(T z)                                                                                                 \
+    {                                                                                                                  \
+        T x = fabs(z), s = z * z;                                                                                      \
+        T small = TANH_SMALL_FIT(T, z, s);                                                                             \
+        T large = copysign((T)1 - (T)2 / (exp((T)2 * x) + (T)1), z);                                                   \
+        return x < (T)0.625f ? small : large;                                                                          \
     }
 DEFINE_TANH_EXP(real, tanh_exp)
 DEFINE_TANH_EXP(real4, tanh_exp4)
 
-/* The widest vector the CPU kernels use: VW reals (64 bytes, one AVX-512 register). */
-#ifdef CLMLP_FP64
-#define VW 8
-typedef double8 realv;
-#define VLOADV vload8
-#define VSTOREV vstore8
-#define CONVERT_REALV convert_double8
+/* torch's SGD on a parameter w (a real or a vector of them) with gradient
+ * grad_scale*grad: g = grad_scale*grad + weight_decay*w; with momentum, *v = momentum*v
+ * + g and w - lr*v is returned; without, w - lr*g and *v is neither read nor written
+ * (torch keeps no velocity then). */
+#define DEFINE_SGD(T, name)                                                                                            \
+    inline T name(T w, T grad, T *v, real lr, real grad_scale, real momentum, real weight_decay)                       \
+    {                                                                                                                  \
+        T g = grad_scale * grad + weight_decay * w;                                                                    \
+        if (momentum != 0) {                                                                                           \
+            g += momentum * *v;                                                                                        \
+            *v = g;                                                                                                    \
+        }                                                                                                              \
+        return w - lr * g;                                                                                             \
+    }
+DEFINE_SGD(real, sgd_step)
+#if VW > 1
+DEFINE_SGD(realv, sgd_stepv)
 #else
-#define VW 16
-typedef float16 realv;
-#define VLOADV vload16
-#define VSTOREV vstore16
-#define CONVERT_REALV convert_float16
+#define sgd_stepv sgd_step
 #endif
 
-/* sech2 on a vector (the same formula). */
-inline realv sech2v(realv z)
+/* sgd_step on the parameter at w with its velocity at v (untouched without momentum). */
+inline void sgd_at(__global real *w, __global real *v, real grad, real lr, real grad_scale, real momentum,
+                   real weight_decay)
 {
-    realv t = exp((realv)-2 * fabs(z));
-    return 4 * t / ((1 + t) * (1 + t));
+    real vj = momentum != 0 ? *v : 0;
+    *w = sgd_step(*w, grad, &vj, lr, grad_scale, momentum, weight_decay);
+    if (momentum != 0)
+        *v = vj;
 }
 
-/* Sum of the lanes of v. */
-inline real hsum(realv v)
+/* The output delta and loss of one row of n outputs (the definitions in backend.h):
+ *   MSE:        delta = 2(a - y) .* sech^2(z), returns sum  (a - y)^2
+ *   softmax-CE: delta = softmax(z)*sum y - y,   returns -sum  y log softmax(z) (z's maximum
+ *               subtracted first) */
+inline real output_delta_mse_row(uint n, __global const real *z, __global const real *a, __global const real *y,
+                                 __global real *delta)
 {
-#ifdef CLMLP_FP64
-    double4 h4 = v.lo + v.hi;
+    real loss = 0;
+    for (uint k = 0; k < n; k++) {
+        real diff = a[k] - y[k];
+        loss += diff * diff;
+#ifdef CLMLP_PLANT_MISSING_OUTPUT_SECH2 /* the exercise's first mistake, for the tests */
+        delta[k] = 2 * diff;
 #else
-    float8 h8 = v.lo + v.hi;
-    float4 h4 = h8.lo + h8.hi;
+        delta[k] = 2 * diff * sech2(z[k]);
 #endif
-    return (h4.x + h4.y) + (h4.z + h4.w);
+    }
+    return loss;
+}
+
+inline real output_delta_ce_row(uint n, __global const real *z, __global const real *y, __global real *delta)
+{
+    real zmax = z[0];
+    for (uint k = 1; k < n; k++)
+        zmax = fmax(zmax, z[k]);
+    real sum_exp = 0, sum_y = 0;
+    for (uint k = 0; k < n; k++) {
+        sum_exp += exp(z[k] - zmax);
+        sum_y += y[k];
+    }
+    real log_sum = zmax + log(sum_exp), loss = 0;
+    for (uint k = 0; k < n; k++) {
+        loss += y[k] * (log_sum - z[k]);
+        delta[k] = exp(z[k] - log_sum) * sum_y - y[k];
+    }
+    return loss;
+}
+
+/* The index of the largest of n values (the first on ties). */
+inline uint argmax_row(__global const real *v, uint n)
+{
+    uint best = 0;
+    for (uint k = 1; k < n; k++)
+        if (v[k] > v[best])
+            best = k;
+    return best;
 }

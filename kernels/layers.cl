@@ -35,51 +35,22 @@ __kernel void bias_act(uint batch, uint n, __global const real *b, uint apply_ta
     a[e] = apply_tanh ? tanh_exp(s) : s;
 }
 
-/* delta = 2(a - y) .* sech^2(z), row_loss = sum (a - y)^2. Global size batch. */
+/* The output delta and row losses (common.cl's output_delta_*_row), one row per
+ * work-item. Global size batch. */
 __kernel void output_delta_mse(uint batch, uint n, __global const real *z, __global const real *a,
-                               __global const real *y, __global real *delta,
-                               __global real *row_loss)
+                               __global const real *y, __global real *delta, __global real *row_loss)
 {
     size_t i = get_global_id(0);
-    if (i >= batch)
-        return;
-    real loss = 0;
-    for (uint k = 0; k < n; k++) {
-        size_t e = i * n + k;
-        real diff = a[e] - y[e];
-        loss += diff * diff;
-#ifdef CLMLP_PLANT_MISSING_OUTPUT_SECH2 /* the exercise's first mistake, for the tests */
-        delta[e] = 2 * diff;
-#else
-        delta[e] = 2 * diff * sech2(z[e]);
-#endif
-    }
-    row_loss[i] = loss;
+    if (i < batch)
+        row_loss[i] = output_delta_mse_row(n, z + i * n, a + i * n, y + i * n, delta + i * n);
 }
 
-/* Softmax cross-entropy on the linear output z: delta = softmax(z)*sumy - y,
- * row_loss = -sum y log softmax(z), with the row maximum subtracted. Global size batch. */
 __kernel void output_delta_ce(uint batch, uint n, __global const real *z, __global const real *y,
                               __global real *delta, __global real *row_loss)
 {
     size_t i = get_global_id(0);
-    if (i >= batch)
-        return;
-    __global const real *zi = z + i * n, *yi = y + i * n;
-    real zmax = zi[0];
-    for (uint k = 1; k < n; k++)
-        zmax = fmax(zmax, zi[k]);
-    real sum_exp = 0, sum_y = 0;
-    for (uint k = 0; k < n; k++) {
-        sum_exp += exp(zi[k] - zmax);
-        sum_y += yi[k];
-    }
-    real log_sum = zmax + log(sum_exp), loss = 0;
-    for (uint k = 0; k < n; k++) {
-        loss += yi[k] * (log_sum - zi[k]);
-        delta[i * n + k] = exp(zi[k] - log_sum) * sum_y - yi[k];
-    }
-    row_loss[i] = loss;
+    if (i < batch)
+        row_loss[i] = output_delta_ce_row(n, z + i * n, y + i * n, delta + i * n);
 }
 
 /* Transposed-weight error propagation: delta = (delta_next*W_next) .* sech^2(z).

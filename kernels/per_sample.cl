@@ -35,32 +35,19 @@ inline void axpy(real alpha, __global const real *x, __global real *y, uint n)
         y[k] += alpha * x[k];
 }
 
-/* v = momentum v + d a + weight_decay w; w -= lr v (torch's SGD on one row; no
- * velocity without momentum) */
-inline void sgd_row(real lr, real momentum, real weight_decay, real d, __global const real *a, __global real *v,
-                    __global real *w, uint n)
+/* sgd_step on one row of W: its gradient is d*a (batch 1) */
+inline void sgd_outer_row(real lr, real momentum, real weight_decay, real d, __global const real *a,
+                          __global real *v, __global real *w, uint n)
 {
     uint k = 0;
-    if (momentum == 0) {
-        for (; k + VW <= n; k += VW) {
-            realv wk = VLOADV(0, w + k);
-            VSTOREV(wk - lr * (d * VLOADV(0, a + k) + weight_decay * wk), 0, w + k);
-        }
-        for (; k < n; k++)
-            w[k] -= lr * (d * a[k] + weight_decay * w[k]);
-        return;
-    }
     for (; k + VW <= n; k += VW) {
-        realv wk = VLOADV(0, w + k);
-        realv vk = momentum * VLOADV(0, v + k) + d * VLOADV(0, a + k) + weight_decay * wk;
-        VSTOREV(vk, 0, v + k);
-        VSTOREV(wk - lr * vk, 0, w + k);
+        realv vk = momentum != 0 ? VLOADV(0, v + k) : 0;
+        VSTOREV(sgd_stepv(VLOADV(0, w + k), d * VLOADV(0, a + k), &vk, lr, 1, momentum, weight_decay), 0, w + k);
+        if (momentum != 0)
+            VSTOREV(vk, 0, v + k);
     }
-    for (; k < n; k++) {
-        real vk = momentum * v[k] + d * a[k] + weight_decay * w[k];
-        v[k] = vk;
-        w[k] -= lr * vk;
-    }
+    for (; k < n; k++)
+        sgd_at(w + k, v + k, d * a[k], lr, 1, momentum, weight_decay);
 }
 
 __kernel void train_per_sample(uint L, uint n0, uint n1, uint n2, uint n3, uint n4, uint softmax_ce, real lr,
@@ -103,33 +90,8 @@ __kernel void train_per_sample(uint L, uint n0, uint n1, uint n2, uint n3, uint 
 
         /* output delta, loss, correct */
         __global real *zL = work + offset[L], *aL = zL + n[L], *dL = aL + n[L];
-        uint best = 0, label = 0;
-        for (uint k = 1; k < n[L]; k++) {
-            best = aL[k] > aL[best] ? k : best;
-            label = y[k] > y[label] ? k : label;
-        }
-        correct += best == label;
-        if (softmax_ce) {
-            real zmax = zL[best], sum_exp = 0, sum_y = 0, loss = 0;
-            for (uint k = 0; k < n[L]; k++) {
-                sum_exp += exp(zL[k] - zmax);
-                sum_y += y[k];
-            }
-            real log_sum = zmax + log(sum_exp);
-            for (uint k = 0; k < n[L]; k++) {
-                loss += y[k] * (log_sum - zL[k]);
-                dL[k] = exp(zL[k] - log_sum) * sum_y - y[k];
-            }
-            loss_sum += loss;
-        } else {
-            real loss = 0;
-            for (uint k = 0; k < n[L]; k++) {
-                real diff = aL[k] - y[k];
-                loss += diff * diff;
-                dL[k] = 2 * diff * sech2(zL[k]);
-            }
-            loss_sum += loss;
-        }
+        correct += argmax_row(aL, n[L]) == argmax_row(y, n[L]);
+        loss_sum += softmax_ce ? output_delta_ce_row(n[L], zL, y, dL) : output_delta_mse_row(n[L], zL, aL, y, dL);
         if (!isfinite(loss_sum) && stats[2] == 0)
             stats[2] = first + s + 1;
 
@@ -150,14 +112,9 @@ __kernel void train_per_sample(uint L, uint n0, uint n1, uint n2, uint n3, uint 
                     d_prev[k] *= sech2(z_prev[k]);
             }
             for (uint j = 0; j < n[l]; j++) {
-                sgd_row(lr, momentum, weight_decay, delta[j], a_prev, vW + (size_t)j * n[l - 1],
-                        W + (size_t)j * n[l - 1], n[l - 1]);
-                real v = delta[j] + weight_decay * b[j];
-                if (momentum != 0) {
-                    v += momentum * vb[j];
-                    vb[j] = v;
-                }
-                b[j] -= lr * v;
+                sgd_outer_row(lr, momentum, weight_decay, delta[j], a_prev, vW + (size_t)j * n[l - 1],
+                              W + (size_t)j * n[l - 1], n[l - 1]);
+                sgd_at(b + j, vb + j, delta[j], lr, 1, momentum, weight_decay);
             }
         }
     }

@@ -47,30 +47,13 @@ __kernel void gather_pixels(uint cols, uint first, uint rows, __global const uch
         to[c] = fma((real)from[c], scale, shift);
 }
 
-/* torch's SGD: g = grad_scale*grad + weight_decay*param; v = momentum*v + g;
- * param -= lr*v; without momentum, param -= lr*g and no velocity (torch keeps none).
- * Global size count. */
+/* torch's SGD (common.cl's sgd_step) on count elements. Global size count. */
 __kernel void sgd_momentum(uint count, real lr, real grad_scale, real momentum, real weight_decay,
                            __global const real *grad, __global real *velocity, __global real *param)
 {
     size_t e = get_global_id(0);
-    if (e >= count)
-        return;
-    real g = grad_scale * grad[e] + weight_decay * param[e];
-    if (momentum != 0) {
-        g += momentum * velocity[e];
-        velocity[e] = g;
-    }
-    param[e] -= lr * g;
-}
-
-inline uint argmax_row(__global const real *v, uint n)
-{
-    uint best = 0;
-    for (uint k = 1; k < n; k++)
-        if (v[k] > v[best])
-            best = k;
-    return best;
+    if (e < count)
+        sgd_at(param + e, velocity + e, grad[e], lr, grad_scale, momentum, weight_decay);
 }
 
 /* stats[0] += sum of row_loss, stats[1] += rows classified right, stats[2] = step if

@@ -18,16 +18,24 @@ ctest --test-dir build --output-on-failure -j"$jobs"
 echo "== the installed package: examples/ built with CMake and pkg-config against it"
 bash scripts/check-install.sh build
 
-echo "== planted bug: the output delta without sech²(z[L]) must fail the gradient tests"
+echo "== planted bug: the output delta without sech²(z[L]) must fail the gradient tests, on every path that trains"
 cmake -S . -B build-planted-bug -DCLMLP_WERROR=ON -DCLMLP_PLANT_MISSING_OUTPUT_SECH2=ON >/dev/null
-cmake --build build-planted-bug -j"$jobs" --target test_exercise >/dev/null
-if POCL_CACHE_DIR="$PWD/build/pocl-cache" ./build-planted-bug/tests/test_exercise >build-planted-bug/out.txt 2>&1; then
-    cat build-planted-bug/out.txt
-    echo "FAIL: the tests did not catch the planted bug"
-    exit 1
-fi
-grep -E '^ERROR|FAILED  \]' build-planted-bug/out.txt || true
-echo "OK: the planted bug was caught"
+cmake --build build-planted-bug -j"$jobs" --target test_exercise test_train_paths >/dev/null
+planted() { # planted NAME COMMAND...: the command must fail
+    name=$1
+    shift
+    if POCL_CACHE_DIR="$PWD/build/pocl-cache" "$@" >build-planted-bug/out.txt 2>&1; then
+        cat build-planted-bug/out.txt
+        echo "FAIL: the planted bug was not caught: $name"
+        exit 1
+    fi
+    grep -E '^ERROR|FAILED  \]' build-planted-bug/out.txt | head -3 || true
+    echo "OK: the planted bug was caught: $name"
+}
+planted "the exercise (finite differences, host and device)" ./build-planted-bug/tests/test_exercise
+for path in host batch per-sample; do
+    TRAIN_PATH=$path planted "training on the $path path" ./build-planted-bug/tests/test_train_paths
+done
 
 echo "== the whole suite under AddressSanitizer + UndefinedBehaviorSanitizer"
 bash scripts/sanitize.sh

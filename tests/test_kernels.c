@@ -15,6 +15,7 @@
 typedef struct {
     clmlp_dtype dtype;
     clmlp_products gemm;
+    const clmlp_cl_tiles *tiles; /* NULL: the device's */
     clmlp_be *host, *dev;
 } suite;
 
@@ -38,8 +39,8 @@ static int setup(void **state)
     clmlp_config_init(&cfg);
     cfg.dtype = st->dtype;
     TEST_OK(clmlp_host_backend_create(st->dtype, &st->host));
-    TEST_OK(clmlp_opencl_backend_create(&cfg, &st->dev));
-    ((clmlp_cl_be *)st->dev)->gemm = st->gemm;
+    cfg.products = st->gemm;
+    TEST_OK(clmlp_cl_backend_create_tiled(&cfg, st->tiles, &st->dev));
     return 0;
 }
 
@@ -428,13 +429,32 @@ static void test_tanh_sweep(void **state)
 
 int main(void)
 {
+    /* the tiled products' grid: the shapes the device rules pick for AVX-512 (16/8-wide
+     * vectors, 8 x 2, 4 x 4) and AVX2 (8/4-wide, 4 x 3, 2 x 4), and corners */
+    static const clmlp_cl_tiles avx512_f32 = {16, 8, 2, 4, 4}, avx512_f64 = {8, 8, 2, 4, 4}, avx2_f32 = {8, 4, 3, 2, 4},
+                                avx2_f64 = {4, 4, 3, 2, 4}, narrow = {2, 3, 1, 1, 3}, scalar = {1, 1, 1, 1, 1},
+                                wide = {4, 16, 4, 8, 8};
     static suite suites[] = {
-        {CLMLP_F64, CLMLP_PRODUCTS_SIMPLE, NULL, NULL},  {CLMLP_F64, CLMLP_PRODUCTS_OWN, NULL, NULL},
-        {CLMLP_F64, CLMLP_PRODUCTS_CLBLAST, NULL, NULL}, {CLMLP_F32, CLMLP_PRODUCTS_SIMPLE, NULL, NULL},
-        {CLMLP_F32, CLMLP_PRODUCTS_OWN, NULL, NULL},     {CLMLP_F32, CLMLP_PRODUCTS_CLBLAST, NULL, NULL},
+        {CLMLP_F64, CLMLP_PRODUCTS_SIMPLE, NULL, NULL, NULL},
+        {CLMLP_F64, CLMLP_PRODUCTS_OWN, NULL, NULL, NULL},
+        {CLMLP_F64, CLMLP_PRODUCTS_CLBLAST, NULL, NULL, NULL},
+        {CLMLP_F32, CLMLP_PRODUCTS_SIMPLE, NULL, NULL, NULL},
+        {CLMLP_F32, CLMLP_PRODUCTS_OWN, NULL, NULL, NULL},
+        {CLMLP_F32, CLMLP_PRODUCTS_CLBLAST, NULL, NULL, NULL},
+        {CLMLP_F32, CLMLP_PRODUCTS_OWN, &avx512_f32, NULL, NULL},
+        {CLMLP_F64, CLMLP_PRODUCTS_OWN, &avx512_f64, NULL, NULL},
+        {CLMLP_F32, CLMLP_PRODUCTS_OWN, &avx2_f32, NULL, NULL},
+        {CLMLP_F64, CLMLP_PRODUCTS_OWN, &avx2_f64, NULL, NULL},
+        {CLMLP_F32, CLMLP_PRODUCTS_OWN, &narrow, NULL, NULL},
+        {CLMLP_F64, CLMLP_PRODUCTS_OWN, &scalar, NULL, NULL},
+        {CLMLP_F32, CLMLP_PRODUCTS_OWN, &wide, NULL, NULL},
     };
-    const char *names[] = {"f64, simple kernels", "f64, tiled products", "f64, CLBlast products",
-                           "f32, simple kernels", "f32, tiled products", "f32, CLBlast products"};
+    const char *names[] = {
+        "f64, simple kernels",          "f64, tiled products (device tiles)", "f64, CLBlast products",
+        "f32, simple kernels",          "f32, tiled products (device tiles)", "f32, CLBlast products",
+        "f32, tiles 16-wide 8x2 / 4x4", "f64, tiles 8-wide 8x2 / 4x4",        "f32, tiles 8-wide 4x3 / 2x4",
+        "f64, tiles 4-wide 4x3 / 2x4",  "f32, tiles 2-wide 3x1 / 1x3",        "f64, tiles scalar 1x1 / 1x1",
+        "f32, tiles 4-wide 16x4 / 8x8"};
     int failed = 0;
     for (size_t i = 0; i < sizeof suites / sizeof suites[0]; i++) {
         const struct CMUnitTest tests[] = {SUITE_TESTS(suites[i])};

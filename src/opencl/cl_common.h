@@ -9,9 +9,24 @@
 
 #include "../backend.h"
 
-/* Every device buffer has this many spare elements past its end: the tiled products
- * read whole vectors (up to 2 × 16 floats) at the edges. */
-enum { CLMLP_PAD = 32 };
+/* The shape of the CPU kernels' tiles (common.cl: VW, NN_ROWS, NN_VECS, NT_ROWS,
+ * NT_COLS), passed to the program build as -D options (cl_tiles.c). */
+typedef struct clmlp_cl_tiles {
+    unsigned vw;               /* reals per vector */
+    unsigned nn_rows, nn_vecs; /* gemm_nn / gemm_tn: rows × vectors */
+    unsigned nt_rows, nt_cols; /* gemm_nt: rows of A × rows of B */
+} clmlp_cl_tiles;
+
+/* The tiles for a native vector width (reals) and a register budget (vector registers). */
+clmlp_cl_tiles clmlp_cl_tiles_for(unsigned native_width, size_t real_bytes, unsigned registers);
+/* The tiles the device's properties give for dtype. */
+clmlp_status clmlp_cl_tiles_of_device(cl_device_id device, clmlp_dtype dtype, clmlp_cl_tiles *out);
+/* CLMLP_EINVAL for a shape the kernels do not take. */
+clmlp_status clmlp_cl_tiles_check(const clmlp_cl_tiles *t);
+/* Spare elements every device buffer needs past its end (the products over-read). */
+size_t clmlp_cl_tiles_pad(const clmlp_cl_tiles *t);
+/* The build options; 0 if they do not fit out. */
+int clmlp_cl_tiles_options(const clmlp_cl_tiles *t, char *out, size_t size);
 
 typedef struct clmlp_cl_kernels {
     cl_kernel forward_layer, bias_act, output_delta_mse, output_delta_ce, backprop_delta, sech2_mul, weight_grad,
@@ -27,8 +42,9 @@ typedef struct clmlp_cl_be {
     cl_program program;
     clmlp_cl_kernels k;
     clmlp_products gemm;    /* clmlp_config.products, resolved: never AUTO once created */
+    clmlp_cl_tiles tiles;   /* the CPU kernels' shape */
     clmlp_buf *work;        /* z, a, delta of the fused per-sample kernel, grown on demand */
-    size_t pad_bytes;       /* spare bytes past every buffer's end (CLMLP_PAD elements) */
+    size_t pad_bytes;       /* spare bytes past every buffer's end (clmlp_cl_tiles_pad) */
     cl_ulong max_alloc;     /* CL_DEVICE_MAX_MEM_ALLOC_SIZE */
     int program_from_cache; /* the program came from the on-disk cache (for tests) */
 } clmlp_cl_be;
@@ -83,6 +99,9 @@ clmlp_status clmlp_cl_reserve(clmlp_cl_be *be, clmlp_buf **buf, size_t n);
 /* The operations of the backend interface (cl_ops.c), destroy from cl_setup.c. */
 extern const clmlp_backend_ops clmlp_cl_ops;
 void clmlp_cl_destroy(clmlp_be *be);
+/* The backend with these tiles instead of the device's (tests and the tuner); NULL:
+ * the device's. */
+clmlp_status clmlp_cl_backend_create_tiled(const clmlp_config *cfg, const clmlp_cl_tiles *tiles, clmlp_be **out);
 /* The fused per-sample kernel's layer limit (per_sample.cl). */
 enum { CLMLP_CL_PER_SAMPLE_MAX_LAYERS = 4 };
 /* out = g ⊙ sech²(z) on count elements (out may be g): the CLBlast path's epilogue. */
@@ -96,7 +115,7 @@ clmlp_status clmlp_cl_fail(const char *call, cl_int err);
 /* Picks platform and device as a resolved config says (config.h). */
 clmlp_status clmlp_cl_choose_device(const clmlp_config *cfg, cl_device_id *out);
 
-/* Builds the embedded kernels for the backend's dtype and creates every kernel. */
+/* Builds the embedded kernels for the backend's dtype and tiles and creates every kernel. */
 clmlp_status clmlp_cl_build_kernels(clmlp_cl_be *be);
 void clmlp_cl_release_kernels(clmlp_cl_be *be);
 

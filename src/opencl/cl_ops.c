@@ -18,8 +18,9 @@ static clmlp_products products_for(const clmlp_cl_be *be, size_t batch)
     return batch > 1 ? be->gemm : CLMLP_PRODUCTS_SIMPLE;
 }
 
-/* gemm.cl's TILE_COLS: the columns of a gemm_nn / gemm_tn tile (of 8 rows). */
-static size_t tile_cols(const clmlp_cl_be *be) { return be->base.dtype == CLMLP_F32 ? 32 : 16; }
+/* gemm.cl's tiles: rows and columns of a gemm_nn / gemm_tn tile. */
+static size_t tile_rows(const clmlp_cl_be *be) { return be->tiles.nn_rows; }
+static size_t tile_cols(const clmlp_cl_be *be) { return (size_t)be->tiles.nn_vecs * be->tiles.vw; }
 
 /* C (m × n) = op(A) · B with op(A) = A (m × k) or, when trans_a, A^T (A stored k × m);
  * B is k × n. Row strides lda, ldb, ldc. Own tiled kernels or CLBlast. */
@@ -29,10 +30,10 @@ static clmlp_status product(clmlp_cl_be *be, int trans_a, size_t m, size_t n, si
     if (be->gemm == CLMLP_PRODUCTS_CLBLAST)
         return clmlp_cl_gemm(be, trans_a, 0, m, n, k, A, lda, B, ldb, C, ldc);
     if (trans_a)
-        return clmlp_cl_launch_product(be, be->k.gemm_tn, "gemm_tn", 0, 8, tile_cols(be), m, n, k, A, lda, B, ldb, C,
-                                       ldc, 0, NULL);
-    return clmlp_cl_launch_product(be, be->k.gemm_nn, "gemm_nn", 0, 8, tile_cols(be), m, n, k, A, lda, B, ldb, C, ldc,
-                                   1, (clmlp_karg[]){NO_BUFFER});
+        return clmlp_cl_launch_product(be, be->k.gemm_tn, "gemm_tn", 0, tile_rows(be), tile_cols(be), m, n, k, A, lda,
+                                       B, ldb, C, ldc, 0, NULL);
+    return clmlp_cl_launch_product(be, be->k.gemm_nn, "gemm_nn", 0, tile_rows(be), tile_cols(be), m, n, k, A, lda, B,
+                                   ldb, C, ldc, 1, (clmlp_karg[]){NO_BUFFER});
 }
 
 static int cl_can(const clmlp_be *base, clmlp_capability what, const clmlp_layers *net, size_t batch)
@@ -56,8 +57,9 @@ static clmlp_status cl_forward_layer(clmlp_be *base, size_t batch, size_t n_in, 
     TRY(clmlp_cl_uint(batch * n_out, "batch × layer size", &ucount));
     switch (products_for(be, batch)) {
     case CLMLP_PRODUCTS_OWN: /* W as stored, in dot-product form, with the epilogue: 4 × 4 per work-item */
-        return clmlp_cl_launch_product(be, be->k.gemm_nt, "gemm_nt", 1, 4, 4, batch, n_out, n_in, a_prev, n_in, W, n_in,
-                                       z, n_out, 3, (clmlp_karg[]){MEM(b), ARG(act), MEM(a)});
+        return clmlp_cl_launch_product(be, be->k.gemm_nt, "gemm_nt", 1, be->tiles.nt_rows, be->tiles.nt_cols, batch,
+                                       n_out, n_in, a_prev, n_in, W, n_in, z, n_out, 3,
+                                       (clmlp_karg[]){MEM(b), ARG(act), MEM(a)});
     case CLMLP_PRODUCTS_CLBLAST:
         TRY(clmlp_cl_gemm(be, 0, 1, batch, n_out, n_in, a_prev, n_in, W, n_in, z, n_out));
         return clmlp_cl_launch(be, be->k.bias_act, "bias_act", 2, (size_t[]){n_out, batch}, NULL, 6,
@@ -103,8 +105,8 @@ static clmlp_status cl_backprop_delta(clmlp_be *base, size_t batch, size_t n, si
     TRY(clmlp_cl_uint(batch * n, "batch × layer size", &ucount));
     switch (products_for(be, batch)) {
     case CLMLP_PRODUCTS_OWN: /* sech² in the product's epilogue */
-        return clmlp_cl_launch_product(be, be->k.gemm_nn, "gemm_nn", 0, 8, tile_cols(be), batch, n, n_next, delta_next,
-                                       n_next, W_next, n, delta, n, 1, (clmlp_karg[]){MEM(z)});
+        return clmlp_cl_launch_product(be, be->k.gemm_nn, "gemm_nn", 0, tile_rows(be), tile_cols(be), batch, n, n_next,
+                                       delta_next, n_next, W_next, n, delta, n, 1, (clmlp_karg[]){MEM(z)});
     case CLMLP_PRODUCTS_CLBLAST:
         TRY(product(be, 0, batch, n, n_next, delta_next, n_next, W_next, n, delta, n));
         return clmlp_cl_sech2_mul(be, batch * n, z, delta, delta);
@@ -161,8 +163,9 @@ static clmlp_status cl_weight_grad_sgd(clmlp_be *base, size_t batch, size_t n_in
                              clmlp_cl_real(be, &scale, sgd->grad_scale),
                              clmlp_cl_real(be, &momentum, sgd->momentum),
                              clmlp_cl_real(be, &decay, sgd->weight_decay)};
-    return clmlp_cl_launch_product(be, be->k.gemm_tn_sgd, "gemm_tn_sgd", 0, 8, tile_cols(be), n_out, n_in, batch, delta,
-                                   n_out, a_prev, n_in, W, n_in, sizeof epilogue / sizeof epilogue[0], epilogue);
+    return clmlp_cl_launch_product(be, be->k.gemm_tn_sgd, "gemm_tn_sgd", 0, tile_rows(be), tile_cols(be), n_out, n_in,
+                                   batch, delta, n_out, a_prev, n_in, W, n_in, sizeof epilogue / sizeof epilogue[0],
+                                   epilogue);
 }
 
 static clmlp_status cl_gather_rows(clmlp_be *base, const clmlp_buf *src, size_t cols, const clmlp_buf *idx,

@@ -1,5 +1,6 @@
 /* Building the embedded kernels for the backend's dtype, or loading them from the cache. */
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,8 +68,11 @@ clmlp_status clmlp_cl_build_kernels(clmlp_cl_be *be)
 {
     cl_int err;
     const char *src = clmlp_kernel_source;
-    const char *options =
-        be->base.dtype == CLMLP_F64 ? "-cl-std=CL1.2 -D CLMLP_FP64" PLANTED_BUG : "-cl-std=CL1.2" PLANTED_BUG;
+    char tiles[160], options[256];
+    if (!clmlp_cl_tiles_options(&be->tiles, tiles, sizeof tiles))
+        return clmlp_fail(CLMLP_EINVAL, "the tile options do not fit");
+    snprintf(options, sizeof options, "-cl-std=CL1.2%s %s%s", be->base.dtype == CLMLP_F64 ? " -D CLMLP_FP64" : "",
+             tiles, PLANTED_BUG);
     char cache_path[4096];
     uint64_t key = 0;
     int cached = clmlp_cl_cache_path(be, options, src, cache_path, sizeof cache_path, &key);

@@ -69,6 +69,10 @@ static clmlp_status device_setup(clmlp_cl_be *be)
     }
     if (be->base.dtype == CLMLP_F64)
         TRY(require_fp64(be->device, name));
+    if (!be->tiles.vw)
+        TRY(clmlp_cl_tiles_of_device(be->device, be->base.dtype, &be->tiles));
+    TRY(clmlp_cl_tiles_check(&be->tiles));
+    be->pad_bytes = clmlp_cl_tiles_pad(&be->tiles) * clmlp_buf_element_size(&be->base, CLMLP_BUF_REAL);
 
     cl_int err;
     be->context = clCreateContext(NULL, 1, &be->device, NULL, NULL, &err);
@@ -86,13 +90,19 @@ static clmlp_status device_setup(clmlp_cl_be *be)
 
 clmlp_status clmlp_opencl_backend_create(const clmlp_config *cfg, clmlp_be **out)
 {
+    return clmlp_cl_backend_create_tiled(cfg, NULL, out);
+}
+
+clmlp_status clmlp_cl_backend_create_tiled(const clmlp_config *cfg, const clmlp_cl_tiles *tiles, clmlp_be **out)
+{
     clmlp_cl_be *be = calloc(1, sizeof *be);
     if (!be)
         return clmlp_fail(CLMLP_ENOMEM, "cannot allocate the OpenCL backend");
     be->base.ops = &clmlp_cl_ops;
     be->base.dtype = cfg->dtype;
     be->gemm = cfg->products;
-    be->pad_bytes = CLMLP_PAD * clmlp_buf_element_size(&be->base, CLMLP_BUF_REAL);
+    if (tiles)
+        be->tiles = *tiles;
     clmlp_status s = clmlp_cl_choose_device(cfg, &be->device);
     if (s == CLMLP_OK)
         s = device_setup(be);
