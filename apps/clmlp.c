@@ -12,6 +12,7 @@ static const char usage[] = "usage: clmlp <command> [options]\n"
                             "  predict     classify single images with a saved model\n"
                             "  gradcheck   check backpropagation: device vs host vs finite differences\n"
                             "  devices     list OpenCL devices and the one clmlp picks\n"
+                            "  tune        search the OpenCL CPU kernels' tile shapes for a net\n"
                             "\n"
                             "clmlp <command> --help shows a command's options; clmlp --version the version.\n";
 
@@ -34,5 +35,7 @@ int main(int argc, char **argv)
         return cmd_gradcheck(argc - 1, argv + 1);
     if (strcmp(cmd, "devices") == 0)
         return cmd_devices(argc - 1, argv + 1);
+    if (strcmp(cmd, "tune") == 0)
+        return cmd_tune(argc - 1, argv + 1);
     return cli_error(CLI_USAGE, "unknown command '%s' (see clmlp --help)", cmd);
 }

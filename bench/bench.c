@@ -22,6 +22,7 @@
 #include "backend.h"
 #include "clmlp.h"
 #include "clock.h"
+#include "config.h"
 #include "opencl/cl_common.h"
 
 #define DATA_DIR "/usr/share/datasets/fashion-mnist"
@@ -227,13 +228,13 @@ static void kernels(const options *o, clmlp_backend b, clmlp_dtype d, const char
     clmlp_config cfg;
     clmlp_config_init(&cfg);
     cfg.dtype = d;
+    cfg.products = mode;
+    CHECK(clmlp_config_resolve(&cfg, &cfg)); /* CLMLP_TILES and the device choice apply */
     clmlp_be *be;
     if (b == CLMLP_BACKEND_HOST)
         CHECK(clmlp_host_backend_create(d, &be));
-    else {
-        CHECK(clmlp_opencl_backend_create(&cfg, &be));
-        ((clmlp_cl_be *)be)->gemm = mode;
-    }
+    else
+        CHECK(clmlp_opencl_backend_create(&cfg, NULL, 0, &be));
     char backend[32];
     snprintf(backend, sizeof backend, "%s%s", backend_label(b), gemm_label);
     size_t real = d == CLMLP_F32 ? 4 : 8;

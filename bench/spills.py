@@ -2,7 +2,8 @@
 """Spills in the hot loops of compiled kernels: for every function of an object (a .so
 POCL kept with POCL_LEAVE_KERNEL_COMPILER_TEMP_FILES=1, or a .o from clang), the
 innermost loops that hold FMAs, with their FMA count and the stack loads/stores in them
-(spills and reloads: moves to or from (%rsp)/(%rbp) in vector registers).
+(spills and reloads: vector moves to or from (%rsp); POCL uses %rbp as a
+plain register).
 
     python3 bench/spills.py OBJECT [FUNCTION-SUBSTRING ...]
 """
@@ -42,7 +43,7 @@ def hot_loops(body):
         ins = [i for a, i in body if start <= a <= end]
         fma = sum(1 for i in ins if re.match(r"^vfn?madd", i))
         if fma:
-            stack = sum(1 for i in ins if re.match(r"^vmov\w*\s", i) and re.search(r"\(%r[sb]p\)", i))
+            stack = sum(1 for i in ins if re.match(r"^vmov\w*\s", i) and re.search(r"\(%rsp\)", i))
             result.append((start, end, fma, stack))
     return result
 

@@ -88,10 +88,15 @@ typedef struct clmlp_config {
     /* AUTO leaves the choice to CLMLP_GEMM (auto, own, clblast, simple), else the rule
      * of CLMLP_PRODUCTS_AUTO. */
     clmlp_products products;
+    /* The CPU kernels' tile shape "VW:RxV:RxC" (vector width; gemm_nn/gemm_tn rows x
+     * vectors; gemm_nt rows x columns), e.g. "8:4x3:2x4"; empty: the environment
+     * variable CLMLP_TILES, else the tuning database's entry (clmlp_tune), else the
+     * shape the device's vector registers allow. */
+    char tiles[32];
     uint64_t seed; /* weight init like nn.Linear: W, b ~ U(−1/√n_{l-1}, 1/√n_{l-1}) */
 } clmlp_config;
 
-/* AUTO, F64, MSE, platform -1, device -1, device_spec "", products AUTO, seed 0. */
+/* AUTO, F64, MSE, platform -1, device -1, device_spec "", products AUTO, tiles "", seed 0. */
 CLMLP_API void clmlp_config_init(clmlp_config *cfg);
 
 /* ---- the network -------------------------------------------------------- */
@@ -113,6 +118,9 @@ CLMLP_API clmlp_loss clmlp_loss_type(const clmlp_net *net);
 CLMLP_API clmlp_dtype clmlp_dtype_of(const clmlp_net *net);
 /* "opencl: <device name>" or "host" ("" for NULL). */
 CLMLP_API const char *clmlp_backend_name(const clmlp_net *net);
+/* What the net's kernels run with on an OpenCL device, e.g. "products own, tiles
+ * 16:8x2:4x4 (device default)" or "(tuned)"; "" on the host path and for NULL. */
+CLMLP_API const char *clmlp_kernel_info(const clmlp_net *net);
 
 /* l in 1..L; W n_l × n_{l-1} row-major; b n_l. Values must be finite (CLMLP_ENUMERIC). */
 CLMLP_API clmlp_status clmlp_set_layer(clmlp_net *net, size_t l, const double *W, const double *b);
@@ -261,6 +269,27 @@ CLMLP_API clmlp_status clmlp_save_checkpoint(const clmlp_net *net, const clmlp_p
  * plain model file, and the net's momentum velocities are restored. */
 CLMLP_API clmlp_status clmlp_load_checkpoint(const char *path, const clmlp_config *cfg, clmlp_net **out,
                                              clmlp_preprocess *pp, size_t *epochs_done);
+
+/* ---- tuning the CPU kernels ---------------------------------------------------- */
+
+typedef struct clmlp_tune_report {
+    char tiles[32];         /* the shape recorded, "VW:RxV:RxC" (clmlp_config.tiles) */
+    char default_tiles[32]; /* the shape the device's registers give */
+    double seconds_default; /* one training step's products with the default shape */
+    double seconds_best;    /* and with the recorded one (never more than the default) */
+    size_t candidates;      /* shapes built and checked */
+    size_t rejected;        /* of which the check against the host path refused */
+    double search_seconds;
+} clmlp_tune_report;
+
+/* Searches the tile shapes of the OpenCL CPU kernels (CLMLP_PRODUCTS_OWN) for a net of
+ * these sizes trained at `batch` (≥ 2) on cfg's device in cfg's dtype: each candidate is
+ * checked against the host path before it is timed on the net's own products, and the
+ * fastest (the device's default unless one beats it) is recorded in the tuning
+ * database beside the program cache (CLMLP_CACHE_DIR), which clmlp_create consults for
+ * nets of the same width class. report may be NULL. Takes a minute or two on a CPU. */
+CLMLP_API clmlp_status clmlp_tune(const clmlp_config *cfg, const size_t *sizes, size_t n_sizes, size_t batch,
+                                  clmlp_tune_report *report);
 
 /* ---- devices ------------------------------------------------------------------- */
 

@@ -44,18 +44,25 @@ typedef CLMLP_CAT(REAL_NAME, VW) realv;
 #define CONVERT_REALV CLMLP_CAT(convert_, CLMLP_CAT(REAL_NAME, VW))
 #endif
 
-/* Sum of the lanes of v, pairwise. */
+/* Sum of the lanes of v: halves added until 4 lanes remain, then (x + y) + (z + w). */
 inline real hsum(realv v)
 {
-#if VW == 1
-    return v;
+#if VW == 16
+    CLMLP_CAT(REAL_NAME, 8) h8 = v.lo + v.hi;
+#elif VW == 8
+    CLMLP_CAT(REAL_NAME, 8) h8 = v;
+#endif
+#if VW >= 8
+    real4 h4 = h8.lo + h8.hi;
+#elif VW == 4
+    real4 h4 = v;
+#endif
+#if VW >= 4
+    return (h4.x + h4.y) + (h4.z + h4.w);
+#elif VW == 2
+    return v.x + v.y;
 #else
-    real lane[VW];
-    VSTOREV(v, 0, lane);
-    for (uint width = VW / 2; width > 0; width /= 2)
-        for (uint i = 0; i < width; i++)
-            lane[i] += lane[i + width];
-    return lane[0];
+    return v;
 #endif
 }
 

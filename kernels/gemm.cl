@@ -82,34 +82,63 @@ __kernel void gemm_nn(uint M, uint N, uint K, __global const real *A, uint lda, 
     store_tile(C, ldc, row0, col0, M, min(N - col0, (uint)TILE_COLS), acc);
 }
 
+/* The column sums of A's TR columns are kept in one vector register where TR is a
+ * vector size (a scalar per row would cost TR more registers in the k-loop). */
+#if TR == 2 || TR == 4 || TR == 8 || TR == 16
+typedef CLMLP_CAT(REAL_NAME, TR) real_rows;
+#define VLOAD_ROWS CLMLP_CAT(vload, TR)
+#define VSTORE_ROWS CLMLP_CAT(vstore, TR)
+#endif
+
 /* The loop of A^T . B shared by gemm_tn and gemm_tn_sgd: the tile's accumulators for
- * rows row0.. and columns col0.., and the column sums of A's TR columns in asum. A's
- * columns past M read the next row or the padding: never stored. */
+ * rows row0.. and columns col0.., and when with_sums (a constant at every call, so each
+ * caller gets its own loop) the column sums of A's TR columns in asum. A's columns past
+ * M read the next row or the padding: never stored. */
 inline void tn_accumulate(uint K, __global const real *A, uint lda, __global const real *B, uint ldb, uint row0,
-                          uint col0, realv acc[TR][TV], real asum[TR])
+                          uint col0, realv acc[TR][TV], int with_sums, real asum[TR])
 {
+#ifdef VLOAD_ROWS
+    real_rows sums = 0;
+#else
+    real sums[TR];
 #pragma unroll
-    for (uint r = 0; r < TR; r++) {
-        asum[r] = 0;
+    for (uint r = 0; r < TR; r++)
+        sums[r] = 0;
+#endif
+#pragma unroll
+    for (uint r = 0; r < TR; r++)
 #pragma unroll
         for (uint v = 0; v < TV; v++)
             acc[r][v] = 0;
-    }
     __global const real *a = A + row0, *b = B + col0;
     for (uint k = 0; k < K; k++, a += lda, b += ldb) {
         realv bk[TV];
 #pragma unroll
         for (uint v = 0; v < TV; v++)
             bk[v] = VLOADV(v, b);
+#ifdef VLOAD_ROWS
+        if (with_sums)
+            sums += VLOAD_ROWS(0, a);
+#endif
 #pragma unroll
         for (uint r = 0; r < TR; r++) {
             real ak = a[r];
-            asum[r] += ak;
+#ifndef VLOAD_ROWS
+            if (with_sums)
+                sums[r] += ak;
+#endif
 #pragma unroll
             for (uint v = 0; v < TV; v++)
                 acc[r][v] = fma((realv)ak, bk[v], acc[r][v]);
         }
     }
+#ifdef VLOAD_ROWS
+    VSTORE_ROWS(sums, 0, asum);
+#else
+#pragma unroll
+    for (uint r = 0; r < TR; r++)
+        asum[r] = sums[r];
+#endif
 }
 
 /* C (M x N) = A^T . B with A stored K x M (row stride lda) and B K x N (row stride ldb):
@@ -123,7 +152,7 @@ __kernel void gemm_tn(uint M, uint N, uint K, __global const real *A, uint lda, 
         return;
     realv acc[TR][TV];
     real asum[TR];
-    tn_accumulate(K, A, lda, B, ldb, row0, col0, acc, asum);
+    tn_accumulate(K, A, lda, B, ldb, row0, col0, acc, 0, asum);
     store_tile(C, ldc, row0, col0, M, min(N - col0, (uint)TILE_COLS), acc);
 }
 
@@ -159,7 +188,10 @@ __kernel void gemm_tn_sgd(uint M, uint N, uint K, __global const real *A, uint l
         return;
     realv acc[TR][TV];
     real asum[TR];
-    tn_accumulate(K, A, lda, B, ldb, row0, col0, acc, asum);
+    if (col0 == 0) /* only the first column of tiles needs db: the other tiles' loop keeps no sums */
+        tn_accumulate(K, A, lda, B, ldb, row0, col0, acc, 1, asum);
+    else
+        tn_accumulate(K, A, lda, B, ldb, row0, col0, acc, 0, asum);
     uint cols = min(N - col0, (uint)TILE_COLS);
 #pragma unroll
     for (uint r = 0; r < TR; r++)
@@ -223,6 +255,9 @@ __kernel void gemm_nt(uint M, uint N, uint K, __global const real *A, uint lda, 
 #pragma unroll
         for (uint c = 0; c < NT_COLS; c++)
             s[r][c] = hsum(acc[r][c]);
+#ifdef CLMLP_PLANT_TILE_BUG /* the tuner's tests: a wrong candidate, which its check must reject */
+    K -= K % VW != 0;
+#endif
     for (; k < K; k++) /* the tail of k, when K is not a multiple of VW */
 #pragma unroll
         for (uint r = 0; r < NT_ROWS; r++)
@@ -232,9 +267,20 @@ __kernel void gemm_nt(uint M, uint N, uint K, __global const real *A, uint lda, 
     uint cols = min(N - col0, (uint)NT_COLS);
     for (uint r = 0; r < NT_ROWS && row0 + r < M; r++) {
         size_t e = (size_t)(row0 + r) * ldc + col0;
-        for (uint c = 0; c < cols; c++) {
-            real z = s[r][c];
+        uint c = 0;
+#if NT_COLS % 4 == 0 /* whole groups of 4 columns in vectors (tanh_exp4) */
+        for (; c + 4 <= cols; c += 4) {
+            real4 z = (real4)(s[r][c], s[r][c + 1], s[r][c + 2], s[r][c + 3]);
             if (bias) { /* the layer's epilogue: z += b, a = tanh(z) or z */
+                z += vload4(0, bias + col0 + c);
+                vstore4(apply_tanh ? tanh_exp4(z) : z, 0, act + e + c);
+            }
+            vstore4(z, 0, C + e + c);
+        }
+#endif
+        for (; c < cols; c++) {
+            real z = s[r][c];
+            if (bias) {
                 z += bias[col0 + c];
                 act[e + c] = apply_tanh ? tanh_exp(z) : z;
             }

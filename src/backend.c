@@ -10,16 +10,16 @@
 #include "error.h"
 #include "fault.h"
 
-clmlp_status clmlp_backend_open(const clmlp_config *cfg, clmlp_be **out)
+clmlp_status clmlp_backend_open(const clmlp_config *cfg, const size_t *sizes, size_t n_sizes, clmlp_be **out)
 {
     switch (cfg->backend) {
     case CLMLP_BACKEND_HOST: return clmlp_host_backend_create(cfg->dtype, out);
-    case CLMLP_BACKEND_OPENCL: return clmlp_opencl_backend_create(cfg, out);
+    case CLMLP_BACKEND_OPENCL: return clmlp_opencl_backend_create(cfg, sizes, n_sizes, out);
     case CLMLP_BACKEND_AUTO: {
         /* No usable device (none installed, none matching, no fp64, a failed build):
          * the host path computes the same thing. A malformed request is still an error,
          * and so is an explicit device that does not exist. */
-        clmlp_status s = clmlp_opencl_backend_create(cfg, out);
+        clmlp_status s = clmlp_opencl_backend_create(cfg, sizes, n_sizes, out);
         if (s == CLMLP_OK || s == CLMLP_EINVAL || s == CLMLP_ENOMEM)
             return s;
         return clmlp_host_backend_create(cfg->dtype, out);

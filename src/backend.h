@@ -135,15 +135,16 @@ typedef struct clmlp_backend_ops {
 struct clmlp_be {
     const clmlp_backend_ops *ops;
     clmlp_dtype dtype;
-    char name[256]; /* what clmlp_backend_name() reports */
+    char name[256];   /* what clmlp_backend_name() reports */
+    char kernels[96]; /* what clmlp_kernel_info() reports */
 };
 
-/* The backend the config asks for (AUTO: OpenCL if usable, else host); cfg resolved
- * (config.c). */
-clmlp_status clmlp_backend_open(const clmlp_config *cfg, clmlp_be **out);
+/* The backend the config asks for (AUTO: OpenCL if usable, else host) for a net of
+ * these sizes (sizes may be NULL: no net yet); cfg resolved (config.c). */
+clmlp_status clmlp_backend_open(const clmlp_config *cfg, const size_t *sizes, size_t n_sizes, clmlp_be **out);
 
 clmlp_status clmlp_host_backend_create(clmlp_dtype dtype, clmlp_be **out);
-clmlp_status clmlp_opencl_backend_create(const clmlp_config *cfg, clmlp_be **out);
+clmlp_status clmlp_opencl_backend_create(const clmlp_config *cfg, const size_t *sizes, size_t n_sizes, clmlp_be **out);
 
 /* ---- buffers (backend.c): every size and bound checked here, once ---- */
 

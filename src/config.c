@@ -1,6 +1,6 @@
 /* The configuration: defaults, checks, and the environment variables, which are only
  * documented defaults for the choices a config leaves open — read here and nowhere
- * else in the library (CLMLP_DEVICE, CLMLP_GEMM, CLMLP_CACHE_DIR). */
+ * else in the library (CLMLP_DEVICE, CLMLP_GEMM, CLMLP_TILES, CLMLP_CACHE_DIR). */
 #include "config.h"
 
 #include <stdio.h>
@@ -78,6 +78,13 @@ clmlp_status clmlp_config_resolve(const clmlp_config *in, clmlp_config *out)
             TRY(apply_device_spec(&c, env, "CLMLP_DEVICE"));
     } else
         c.device_spec[0] = '\0'; /* indices win */
+    if (memchr(c.tiles, '\0', sizeof c.tiles) == NULL)
+        return clmlp_fail(CLMLP_EINVAL, "config: tiles is not a terminated string");
+    if (!c.tiles[0]) {
+        const char *env = getenv("CLMLP_TILES");
+        if (env && *env && snprintf(c.tiles, sizeof c.tiles, "%s", env) >= (int)sizeof c.tiles)
+            return clmlp_fail(CLMLP_EINVAL, "CLMLP_TILES='%s' is too long", env);
+    }
     if (c.products == CLMLP_PRODUCTS_AUTO) {
         const char *env = getenv("CLMLP_GEMM");
         if (env && *env)

@@ -143,7 +143,7 @@ clmlp_status clmlp_create(const size_t *sizes, size_t n_sizes, const clmlp_confi
     else
         memcpy(net->n, sizes, n_sizes * sizeof *net->n);
     if (s == CLMLP_OK)
-        s = clmlp_backend_open(cfg, &net->be);
+        s = clmlp_backend_open(cfg, net->n, n_sizes, &net->be);
     if (s == CLMLP_OK)
         s = allocate_parameters(net);
     if (s == CLMLP_OK)
@@ -165,6 +165,8 @@ clmlp_loss clmlp_loss_type(const clmlp_net *net) { return net ? net->cfg.loss : 
 clmlp_dtype clmlp_dtype_of(const clmlp_net *net) { return net ? net->cfg.dtype : CLMLP_F64; }
 
 const char *clmlp_backend_name(const clmlp_net *net) { return net ? net->be->name : ""; }
+
+const char *clmlp_kernel_info(const clmlp_net *net) { return net ? net->be->kernels : ""; }
 
 /* ---- parameters --------------------------------------------------------- */
 

@@ -286,7 +286,7 @@ static void create_opencl_backend(void)
     clmlp_config cfg;
     clmlp_config_init(&cfg);
     clmlp_be *be = NULL;
-    TEST_OK(clmlp_opencl_backend_create(&cfg, &be));
+    TEST_OK(clmlp_opencl_backend_create(&cfg, NULL, 0, &be));
     be->ops->destroy(be);
 }
 

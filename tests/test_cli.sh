@@ -32,7 +32,7 @@ expect() {
     fi
 }
 
-for sub in train eval predict gradcheck devices; do
+for sub in train eval predict gradcheck devices tune; do
     expect 0 "$sub --help" -- "$clmlp" "$sub" --help
     grep -q "usage: clmlp $sub" "$work/out" || fail "$sub --help does not start with its usage"
 done
@@ -134,6 +134,9 @@ done
 expect 0 "gradcheck" -- "$clmlp" gradcheck --epochs 1
 grep -q "PASS" "$work/out" || fail "gradcheck printed no PASS"
 expect 0 "devices" -- "$clmlp" devices
+expect 0 "tune --show" -- "$clmlp" tune --show --layers 40,24,10 --dtype f32
+grep -q "tiles [0-9]*:[0-9]*x[0-9]*:[0-9]*x[0-9]*" "$work/out" || fail "tune --show names no tiles"
+expect 2 "tune with batch 1" -- "$clmlp" tune --batch 1
 
 [ "$failures" -eq 0 ] && echo "all command checks passed" || echo "$failures command check(s) failed"
 [ "$failures" -eq 0 ]

@@ -28,7 +28,7 @@ static int create_and_check(clmlp_dtype dtype)
     clmlp_config_init(&cfg);
     cfg.dtype = dtype;
     clmlp_be *dev, *host;
-    TEST_OK(clmlp_opencl_backend_create(&cfg, &dev));
+    TEST_OK(clmlp_opencl_backend_create(&cfg, NULL, 0, &dev));
     TEST_OK(clmlp_host_backend_create(dtype, &host));
     int from_cache = ((clmlp_cl_be *)dev)->program_from_cache;
     clmlp_be *bes[2] = {dev, host};

@@ -19,6 +19,7 @@
 #include "../atomic_file.h"
 #include "../cache_entry.h"
 #include "../config.h"
+#include "../error.h"
 #include "cl_common.h"
 
 static uint64_t fnv1a(uint64_t h, const char *s)
@@ -28,8 +29,7 @@ static uint64_t fnv1a(uint64_t h, const char *s)
     return (h ^ 0xff) * 0x100000001B3ull; /* separates consecutive strings */
 }
 
-/* mkdir -p */
-static int make_dirs(const char *dir)
+int clmlp_cl_make_dirs(const char *dir)
 {
     char path[4096];
     if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
@@ -44,28 +44,41 @@ static int make_dirs(const char *dir)
     return mkdir(path, 0755) == 0 || errno == EEXIST ? 0 : -1;
 }
 
+clmlp_status clmlp_cl_device_key(const clmlp_cl_be *be, const char *const *parts, size_t n_parts, uint64_t *key)
+{
+    char platform_version[256] = "", device_name[256] = "", device_version[256] = "", driver[256] = "";
+    cl_platform_id platform;
+    cl_int err = clGetDeviceInfo(be->device, CL_DEVICE_PLATFORM, sizeof platform, &platform, NULL);
+    if (err == CL_SUCCESS)
+        err = clGetPlatformInfo(platform, CL_PLATFORM_VERSION, sizeof platform_version - 1, platform_version, NULL);
+    if (err == CL_SUCCESS)
+        err = clGetDeviceInfo(be->device, CL_DEVICE_NAME, sizeof device_name - 1, device_name, NULL);
+    if (err == CL_SUCCESS)
+        err = clGetDeviceInfo(be->device, CL_DEVICE_VERSION, sizeof device_version - 1, device_version, NULL);
+    if (err == CL_SUCCESS)
+        err = clGetDeviceInfo(be->device, CL_DRIVER_VERSION, sizeof driver - 1, driver, NULL);
+    if (err != CL_SUCCESS)
+        return clmlp_cl_fail("clGetDeviceInfo (the device's names and versions)", err);
+    const char *device[] = {platform_version, device_name, device_version, driver};
+    uint64_t h = 0xCBF29CE484222325ull;
+    for (size_t i = 0; i < 4; i++)
+        h = fnv1a(h, device[i]);
+    for (size_t i = 0; i < n_parts; i++)
+        h = fnv1a(h, parts[i]);
+    *key = h;
+    return CLMLP_OK;
+}
+
 int clmlp_cl_cache_path(const clmlp_cl_be *be, const char *options, const char *source, char *path, size_t size,
                         uint64_t *key)
 {
     char base[4096];
     if (!clmlp_env_cache_dir(base, sizeof base))
         return 0;
-    char platform_version[256] = "", device_name[256] = "", device_version[256] = "", driver[256] = "";
-    cl_platform_id platform;
-    if (clGetDeviceInfo(be->device, CL_DEVICE_PLATFORM, sizeof platform, &platform, NULL) != CL_SUCCESS ||
-        clGetPlatformInfo(platform, CL_PLATFORM_VERSION, sizeof platform_version - 1, platform_version, NULL) !=
-            CL_SUCCESS ||
-        clGetDeviceInfo(be->device, CL_DEVICE_NAME, sizeof device_name - 1, device_name, NULL) != CL_SUCCESS ||
-        clGetDeviceInfo(be->device, CL_DEVICE_VERSION, sizeof device_version - 1, device_version, NULL) != CL_SUCCESS ||
-        clGetDeviceInfo(be->device, CL_DRIVER_VERSION, sizeof driver - 1, driver, NULL) != CL_SUCCESS)
+    const char *parts[] = {"clmlp program cache 1", options, source};
+    if (clmlp_cl_device_key(be, parts, 3, key) != CLMLP_OK)
         return 0;
-    uint64_t h = 0xCBF29CE484222325ull;
-    const char *parts[] = {
-        "clmlp program cache 1", platform_version, device_name, device_version, driver, options, source};
-    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
-        h = fnv1a(h, parts[i]);
-    *key = h;
-    return snprintf(path, size, "%s/%016llx.bin", base, (unsigned long long)h) < (int)size;
+    return snprintf(path, size, "%s/%016llx.bin", base, (unsigned long long)*key) < (int)size;
 }
 
 /* The whole file, if it is a regular file no larger than an entry can be; NULL for
@@ -145,7 +158,7 @@ void clmlp_cl_cache_store(clmlp_cl_be *be, cl_program program, const char *path,
         *slash = '\0';
     /* a cache that cannot be written is only slower, and what is not a regular file at an
      * entry's path (a device node, a FIFO) is left alone: the result does not matter */
-    if (slash && make_dirs(dir) == 0)
+    if (slash && clmlp_cl_make_dirs(dir) == 0)
         (void)clmlp_atomic_write_bytes(path, file, size, NULL);
     free(file);
 }

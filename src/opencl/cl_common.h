@@ -15,6 +15,7 @@ typedef struct clmlp_cl_tiles {
     unsigned vw;               /* reals per vector */
     unsigned nn_rows, nn_vecs; /* gemm_nn / gemm_tn: rows × vectors */
     unsigned nt_rows, nt_cols; /* gemm_nt: rows of A × rows of B */
+    unsigned planted_bug;      /* tests only: a candidate built wrong (-D CLMLP_PLANT_TILE_BUG) */
 } clmlp_cl_tiles;
 
 /* The tiles for a native vector width (reals) and a register budget (vector registers). */
@@ -25,6 +26,9 @@ clmlp_status clmlp_cl_tiles_of_device(cl_device_id device, clmlp_dtype dtype, cl
 clmlp_status clmlp_cl_tiles_check(const clmlp_cl_tiles *t);
 /* Spare elements every device buffer needs past its end (the products over-read). */
 size_t clmlp_cl_tiles_pad(const clmlp_cl_tiles *t);
+/* "VW:RxV:RxC" (clmlp_config.tiles) to tiles and back (0 if out is too small). */
+clmlp_status clmlp_cl_tiles_parse(const char *text, clmlp_cl_tiles *out);
+int clmlp_cl_tiles_format(const clmlp_cl_tiles *t, char *out, size_t size);
 /* The build options; 0 if they do not fit out. */
 int clmlp_cl_tiles_options(const clmlp_cl_tiles *t, char *out, size_t size);
 
@@ -41,8 +45,11 @@ typedef struct clmlp_cl_be {
     cl_command_queue queue;
     cl_program program;
     clmlp_cl_kernels k;
-    clmlp_products gemm;    /* clmlp_config.products, resolved: never AUTO once created */
-    clmlp_cl_tiles tiles;   /* the CPU kernels' shape */
+    clmlp_products gemm;      /* clmlp_config.products, resolved: never AUTO once created */
+    clmlp_cl_tiles tiles;     /* the CPU kernels' shape */
+    const char *tiles_source; /* "configured", "tuned" or "device default" */
+    const size_t *db_sizes;   /* during creation: the net's sizes, to look the tiles up */
+    size_t db_n_sizes;
     clmlp_buf *work;        /* z, a, delta of the fused per-sample kernel, grown on demand */
     size_t pad_bytes;       /* spare bytes past every buffer's end (clmlp_cl_tiles_pad) */
     cl_ulong max_alloc;     /* CL_DEVICE_MAX_MEM_ALLOC_SIZE */
@@ -99,6 +106,11 @@ clmlp_status clmlp_cl_reserve(clmlp_cl_be *be, clmlp_buf **buf, size_t n);
 /* The operations of the backend interface (cl_ops.c), destroy from cl_setup.c. */
 extern const clmlp_backend_ops clmlp_cl_ops;
 void clmlp_cl_destroy(clmlp_be *be);
+/* The tuner's search (cl_tune.c): builds, checks against the host path and times each
+ * candidate for a net of these sizes at batch; *best gets the fastest that passed. */
+clmlp_status clmlp_cl_tune_search(const clmlp_config *cfg, const size_t *sizes, size_t n_sizes, size_t batch,
+                                  const clmlp_cl_tiles *candidates, size_t n_candidates, clmlp_cl_tiles *best,
+                                  clmlp_tune_report *report);
 /* The backend with these tiles instead of the device's (tests and the tuner); NULL:
  * the device's. */
 clmlp_status clmlp_cl_backend_create_tiled(const clmlp_config *cfg, const clmlp_cl_tiles *tiles, clmlp_be **out);
@@ -118,6 +130,17 @@ clmlp_status clmlp_cl_choose_device(const clmlp_config *cfg, cl_device_id *out);
 /* Builds the embedded kernels for the backend's dtype and tiles and creates every kernel. */
 clmlp_status clmlp_cl_build_kernels(clmlp_cl_be *be);
 void clmlp_cl_release_kernels(clmlp_cl_be *be);
+
+/* A 64-bit hash of the device's platform version, name, version and driver version,
+ * then of parts: the key of a cache entry or a tuning record. */
+clmlp_status clmlp_cl_device_key(const clmlp_cl_be *be, const char *const *parts, size_t n_parts, uint64_t *key);
+/* The tuning database (cl_tuning_db.c): the tuned tiles for a net of these sizes on
+ * be's device and dtype (0: none), and recording them. */
+int clmlp_cl_tuning_lookup(const clmlp_cl_be *be, const size_t *sizes, size_t n_sizes, clmlp_cl_tiles *out);
+clmlp_status clmlp_cl_tuning_store(const clmlp_cl_be *be, const size_t *sizes, size_t n_sizes,
+                                   const clmlp_cl_tiles *tiles);
+/* mkdir -p: 0 or -1 with errno. */
+int clmlp_cl_make_dirs(const char *dir);
 
 /* The on-disk program cache (cl_cache.c): the entry's path and key (0: cache off),
  * a built program from it (NULL: miss or bad entry), and storing a built program. */

@@ -69,10 +69,19 @@ static clmlp_status device_setup(clmlp_cl_be *be)
     }
     if (be->base.dtype == CLMLP_F64)
         TRY(require_fp64(be->device, name));
-    if (!be->tiles.vw)
+    if (!be->tiles.vw && be->db_sizes && clmlp_cl_tuning_lookup(be, be->db_sizes, be->db_n_sizes, &be->tiles))
+        be->tiles_source = "tuned";
+    if (!be->tiles.vw) {
         TRY(clmlp_cl_tiles_of_device(be->device, be->base.dtype, &be->tiles));
+        be->tiles_source = "device default";
+    }
     TRY(clmlp_cl_tiles_check(&be->tiles));
     be->pad_bytes = clmlp_cl_tiles_pad(&be->tiles) * clmlp_buf_element_size(&be->base, CLMLP_BUF_REAL);
+    char tiles[32];
+    static const char *const products[] = {"auto", "own", "clblast", "simple"};
+    clmlp_cl_tiles_format(&be->tiles, tiles, sizeof tiles);
+    snprintf(be->base.kernels, sizeof be->base.kernels, "products %s, tiles %s (%s)", products[be->gemm], tiles,
+             be->tiles_source);
 
     cl_int err;
     be->context = clCreateContext(NULL, 1, &be->device, NULL, NULL, &err);
@@ -88,12 +97,10 @@ static clmlp_status device_setup(clmlp_cl_be *be)
     return clmlp_cl_build_kernels(be);
 }
 
-clmlp_status clmlp_opencl_backend_create(const clmlp_config *cfg, clmlp_be **out)
-{
-    return clmlp_cl_backend_create_tiled(cfg, NULL, out);
-}
-
-clmlp_status clmlp_cl_backend_create_tiled(const clmlp_config *cfg, const clmlp_cl_tiles *tiles, clmlp_be **out)
+/* The backend; the tiles are the given ones, else the config's, else the tuning
+ * database's entry for a net of these sizes, else what the device allows. */
+static clmlp_status create(const clmlp_config *cfg, const clmlp_cl_tiles *tiles, const size_t *sizes, size_t n_sizes,
+                           clmlp_be **out)
 {
     clmlp_cl_be *be = calloc(1, sizeof *be);
     if (!be)
@@ -101,9 +108,16 @@ clmlp_status clmlp_cl_backend_create_tiled(const clmlp_config *cfg, const clmlp_
     be->base.ops = &clmlp_cl_ops;
     be->base.dtype = cfg->dtype;
     be->gemm = cfg->products;
+    clmlp_status s = CLMLP_OK;
+    be->tiles_source = "configured";
     if (tiles)
         be->tiles = *tiles;
-    clmlp_status s = clmlp_cl_choose_device(cfg, &be->device);
+    else if (cfg->tiles[0])
+        s = clmlp_cl_tiles_parse(cfg->tiles, &be->tiles);
+    be->db_sizes = tiles || cfg->tiles[0] ? NULL : sizes;
+    be->db_n_sizes = n_sizes;
+    if (s == CLMLP_OK)
+        s = clmlp_cl_choose_device(cfg, &be->device);
     if (s == CLMLP_OK)
         s = device_setup(be);
     if (s != CLMLP_OK) {
@@ -112,4 +126,14 @@ clmlp_status clmlp_cl_backend_create_tiled(const clmlp_config *cfg, const clmlp_
     }
     *out = &be->base;
     return CLMLP_OK;
+}
+
+clmlp_status clmlp_opencl_backend_create(const clmlp_config *cfg, const size_t *sizes, size_t n_sizes, clmlp_be **out)
+{
+    return create(cfg, NULL, sizes, n_sizes, out);
+}
+
+clmlp_status clmlp_cl_backend_create_tiled(const clmlp_config *cfg, const clmlp_cl_tiles *tiles, clmlp_be **out)
+{
+    return create(cfg, tiles, NULL, 0, out);
 }

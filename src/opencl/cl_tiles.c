@@ -74,7 +74,25 @@ size_t clmlp_cl_tiles_pad(const clmlp_cl_tiles *t)
 
 int clmlp_cl_tiles_options(const clmlp_cl_tiles *t, char *out, size_t size)
 {
-    int n = snprintf(out, size, "-D VW=%u -D NN_ROWS=%u -D NN_VECS=%u -D NT_ROWS=%u -D NT_COLS=%u", t->vw, t->nn_rows,
-                     t->nn_vecs, t->nt_rows, t->nt_cols);
+    int n = snprintf(out, size, "-D VW=%u -D NN_ROWS=%u -D NN_VECS=%u -D NT_ROWS=%u -D NT_COLS=%u%s", t->vw, t->nn_rows,
+                     t->nn_vecs, t->nt_rows, t->nt_cols, t->planted_bug ? " -D CLMLP_PLANT_TILE_BUG" : "");
+    return n > 0 && (size_t)n < size;
+}
+
+clmlp_status clmlp_cl_tiles_parse(const char *text, clmlp_cl_tiles *out)
+{
+    clmlp_cl_tiles t = {0};
+    int used = 0;
+    if (sscanf(text, "%u:%ux%u:%ux%u%n", &t.vw, &t.nn_rows, &t.nn_vecs, &t.nt_rows, &t.nt_cols, &used) != 5 ||
+        text[used] != '\0')
+        return clmlp_fail(CLMLP_EINVAL, "tiles '%s' are not VW:RxV:RxC (e.g. 8:4x3:2x4)", text);
+    TRY(clmlp_cl_tiles_check(&t));
+    *out = t;
+    return CLMLP_OK;
+}
+
+int clmlp_cl_tiles_format(const clmlp_cl_tiles *t, char *out, size_t size)
+{
+    int n = snprintf(out, size, "%u:%ux%u:%ux%u", t->vw, t->nn_rows, t->nn_vecs, t->nt_rows, t->nt_cols);
     return n > 0 && (size_t)n < size;
 }
