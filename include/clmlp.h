@@ -251,7 +251,7 @@ CLMLP_API clmlp_status clmlp_preprocess_apply(const clmlp_preprocess *pp, const 
 
 /* ---- model files ------------------------------------------------------------- */
 
-/* Writes sizes, loss, dtype, preprocessing and weights (format in README.md) to a
+/* Writes sizes, loss, dtype, preprocessing and weights (format in docs/model-file.md) to a
  * temporary file beside path, then renames it over path: a crash leaves the old file
  * or the new one, never half of one. */
 CLMLP_API clmlp_status clmlp_save(const clmlp_net *net, const clmlp_preprocess *pp, const char *path);
@@ -262,7 +262,7 @@ CLMLP_API clmlp_status clmlp_load(const char *path, const clmlp_config *cfg, clm
 
 /* A checkpoint: the model plus what training needs to continue exactly as if it had not
  * stopped — the number of epochs done and the momentum velocities (format version 2,
- * README.md). clmlp_load reads checkpoints too (ignoring the training state). */
+ * docs/model-file.md). clmlp_load reads checkpoints too (ignoring the training state). */
 CLMLP_API clmlp_status clmlp_save_checkpoint(const clmlp_net *net, const clmlp_preprocess *pp, size_t epochs_done,
                                              const char *path);
 /* Like clmlp_load; epochs_done (may be NULL) receives the checkpoint's count, 0 for a

@@ -2,7 +2,7 @@
  * The fuzz corpora (tests/fuzz/corpus/, seeds and every input a fuzzer found to fail)
  * replayed through the same entry points as the libFuzzer targets, in the normal
  * suite: none may crash. Two seeds are also checked for what they hold: a model file
- * written by tests/fuzz/make_corpus.py from the README's format description loads, and
+ * written by tests/fuzz/make_corpus.py from the format in docs/model-file.md loads, and
  * an IDX file reads back its bytes.
  */
 #include "support.h"

@@ -7,7 +7,7 @@
  *
  * FANN's tanh is FANN_SIGMOID_SYMMETRIC with the steepness set to 1.0 (its default 0.5
  * computes tanh(x/2)); FANN_ERRORFUNC_LINEAR, and 4× the learning rate of the other
- * peers, the mapping given in ../shared/pocl-notes.md (FANN halves the output error).
+ * peers (FANN halves the output error).
  * Inputs: pixels/255 standardized by mean 0.2860 / std 0.3530; targets one-hot {0,1}.
  */
 #ifdef FANN_DOUBLE

@@ -9,7 +9,7 @@ what a user would pick instead.
 mse-reduction: 'batch' sums over outputs and averages over the batch (clmlp's
 definition); 'mean' is nn.MSELoss()'s default, which also divides by the 10 outputs.
 Run with OMP_WAIT_POLICY=passive and OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE unset (see
-bench/peers/README in the performance issue)."""
+bench/README.md)."""
 import argparse, gzip, json, os, struct, sys, time
 
 import numpy as np

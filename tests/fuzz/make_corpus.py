@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the seed corpora under corpus/ (committed; rerun only to change them): small
 valid, truncated and corrupt inputs for each fuzz target. The model files follow the
-format documented in README.md ("Model files"), written here independently of clmlp."""
+format documented in docs/model-file.md, written here independently of clmlp."""
 import gzip, math, os, struct, zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
