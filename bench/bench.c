@@ -28,7 +28,7 @@
 #define DATA_DIR "/usr/share/datasets/fashion-mnist"
 
 typedef struct {
-    int runs, json;
+    int runs, json, profile;
     size_t epoch_samples, per_sample_samples;
     const char *only, *data;
     int backends[2], dtypes[2]; /* which to run */
@@ -87,10 +87,11 @@ static mnist load_train(const options *o)
     return m;
 }
 
-static clmlp_net *make_net(const size_t *sizes, size_t n, clmlp_backend b, clmlp_dtype d, clmlp_loss loss)
+static clmlp_net *make_net(const size_t *sizes, size_t n, clmlp_backend b, clmlp_dtype d, clmlp_loss loss, int profile)
 {
     clmlp_config cfg;
     clmlp_config_init(&cfg);
+    cfg.profile = profile && b == CLMLP_BACKEND_OPENCL ? 1 : 0;
     cfg.backend = b;
     cfg.dtype = d;
     cfg.loss = loss;
@@ -99,12 +100,28 @@ static clmlp_net *make_net(const size_t *sizes, size_t n, clmlp_backend b, clmlp
     return net;
 }
 
+/* The kernels' share of the device time of a net created with profiling, per step. */
+static void print_profile(clmlp_net *net, double wall, double steps)
+{
+    clmlp_kernel_profile k[40];
+    size_t n;
+    CHECK(clmlp_profile(net, k, 40, &n, 1));
+    double total = 0;
+    for (size_t i = 0; i < n && i < 40; i++)
+        total += k[i].seconds;
+    printf("  profile: %.3f s of kernels in %.3f s of epochs (%.0f %%); per step:\n", total, wall,
+           wall > 0 ? 100 * total / wall : 0.0);
+    for (size_t i = 0; i < n && i < 40; i++)
+        printf("  %-20s %8.2f launches %10.1f us %6.1f %%\n", k[i].kernel, (double)k[i].launches / steps,
+               1e6 * k[i].seconds / steps, total > 0 ? 100 * k[i].seconds / total : 0.0);
+}
+
 /* Samples per second of clmlp_train_epoch over `count` images with batch `batch`,
  * after a warm-up epoch on a small prefix. */
 static void train_throughput(const options *o, const mnist *m, const char *bench, const size_t *sizes, size_t n_sizes,
                              size_t crop, size_t batch, size_t count, clmlp_backend b, clmlp_dtype d, const char *what)
 {
-    clmlp_net *net = make_net(sizes, n_sizes, b, d, CLMLP_LOSS_MSE);
+    clmlp_net *net = make_net(sizes, n_sizes, b, d, CLMLP_LOSS_MSE, o->profile);
     clmlp_preprocess pp;
     clmlp_preprocess_init(&pp);
     pp.crop = crop;
@@ -118,13 +135,19 @@ static void train_throughput(const options *o, const mnist *m, const char *bench
     opt.batch = batch;
     opt.lr = batch == 1 ? 0.01 : 0.1;
     CHECK(clmlp_train_epoch(net, warm, &opt, 0, NULL));
-    double values[64];
+    size_t n_kernels;
+    if (o->profile && b == CLMLP_BACKEND_OPENCL)
+        CHECK(clmlp_profile(net, NULL, 0, &n_kernels, 1)); /* the warm-up's launches do not count */
+    double values[64], wall = 0;
     for (int r = 0; r < o->runs; r++) {
         clmlp_epoch_stats st;
         CHECK(clmlp_train_epoch(net, data, &opt, (size_t)r + 1, &st));
         values[r] = (double)st.samples / st.seconds;
+        wall += st.seconds;
     }
     report(o, bench, backend_label(b), dtype_label(d), what, values, o->runs, "samples/s");
+    if (o->profile && b == CLMLP_BACKEND_OPENCL)
+        print_profile(net, wall, (double)count * o->runs / (double)batch);
     clmlp_dataset_destroy(data);
     clmlp_dataset_destroy(warm);
     clmlp_destroy(net);
@@ -279,7 +302,7 @@ static void kernels(const options *o, clmlp_backend b, clmlp_dtype d, const char
 static int first_step(void)
 {
     const size_t sizes[] = {784, 256, 128, 10};
-    clmlp_net *net = make_net(sizes, 4, CLMLP_BACKEND_OPENCL, CLMLP_F32, CLMLP_LOSS_MSE);
+    clmlp_net *net = make_net(sizes, 4, CLMLP_BACKEND_OPENCL, CLMLP_F32, CLMLP_LOSS_MSE, 0);
     double *x = calloc(128 * 784, sizeof *x), *y = calloc(128 * 10, sizeof *y), W[10 * 128], b[10], loss;
     if (!x || !y)
         return 1;
@@ -342,8 +365,10 @@ static void usage(void)
 {
     puts("usage: clmlp_bench [--runs N] [--only minibatch,per-sample,kernels,cold-start] [--backends host,opencl]\n"
          "                   [--dtypes f32,f64] [--epoch-samples N] [--per-sample-samples N] [--data DIR] [--json]\n"
+         "                   [--profile]\n"
          "\n"
-         "Medians of N runs (default 5) with min and max; --json also writes JSON lines to stderr.");
+         "Medians of N runs (default 5) with min and max; --json also writes JSON lines to stderr;\n"
+         "--profile prints each kernel's launches and device time per training step (OpenCL).");
 }
 
 int main(int argc, char **argv)
@@ -367,6 +392,8 @@ int main(int argc, char **argv)
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : "";
         if (strcmp(a, "--json") == 0)
             o.json = 1;
+        else if (strcmp(a, "--profile") == 0)
+            o.profile = 1;
         else if (strcmp(a, "--runs") == 0 && ++i)
             o.runs = atoi(v) < 1 ? 1 : atoi(v) > 64 ? 64 : atoi(v);
         else if (strcmp(a, "--only") == 0 && ++i)

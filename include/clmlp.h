@@ -67,11 +67,19 @@ typedef enum {
 
 /* What computes the matrix products of a batch > 1 on an OpenCL device. */
 typedef enum {
-    CLMLP_PRODUCTS_AUTO = 0,    /* OWN on CPU devices, CLBLAST elsewhere */
-    CLMLP_PRODUCTS_OWN = 1,     /* clmlp's register-tiled kernels with fused epilogues */
+    CLMLP_PRODUCTS_AUTO = 0,    /* OWN, except where the tuning database found CLBlast faster */
+    CLMLP_PRODUCTS_OWN = 1,     /* clmlp's tiled kernels (of the kernel family) with fused epilogues */
     CLMLP_PRODUCTS_CLBLAST = 2, /* CLBlast's GEMM, tuned for GPUs, with separate epilogues */
     CLMLP_PRODUCTS_SIMPLE = 3   /* one work-item per output, as batch 1 always runs */
 } clmlp_products;
+
+/* The family of OpenCL kernels: CPU (register tiles, one work-item each, explicit
+ * vectors) or GPU (work-groups with local-memory tiles and reductions). */
+typedef enum {
+    CLMLP_KERNELS_AUTO = 0, /* by the device's type: CPU devices CPU, GPUs and accelerators GPU */
+    CLMLP_KERNELS_CPU = 1,
+    CLMLP_KERNELS_GPU = 2
+} clmlp_kernels;
 
 typedef struct clmlp_config {
     /* AUTO: the OpenCL device if one is usable, else the host path. */
@@ -88,15 +96,23 @@ typedef struct clmlp_config {
     /* AUTO leaves the choice to CLMLP_GEMM (auto, own, clblast, simple), else the rule
      * of CLMLP_PRODUCTS_AUTO. */
     clmlp_products products;
+    /* AUTO leaves the choice to CLMLP_KERNELS (auto, cpu, gpu), else the device's type. */
+    clmlp_kernels kernels;
     /* The CPU kernels' tile shape "VW:RxV:RxC" (vector width; gemm_nn/gemm_tn rows x
      * vectors; gemm_nt rows x columns), e.g. "8:4x3:2x4"; empty: the environment
      * variable CLMLP_TILES, else the tuning database's entry (clmlp_tune), else the
-     * shape the device's vector registers allow. */
+     * shape the device's vector registers allow. The GPU kernels' shape is
+     * "gpu:WMxWN:TMxTN:KT:VW:PAD:G" (work-group, outputs per work-item, K step, load
+     * width, local padding, 1-D work-group size), e.g. "gpu:16x16:2x2:16:2:1:256". */
     char tiles[32];
+    /* 1: time every kernel on the device (a profiling queue; read with clmlp_profile);
+     * 0: the environment variable CLMLP_PROFILE decides (1 on, else off); -1: off. */
+    int profile;
     uint64_t seed; /* weight init like nn.Linear: W, b ~ U(−1/√n_{l-1}, 1/√n_{l-1}) */
 } clmlp_config;
 
-/* AUTO, F64, MSE, platform -1, device -1, device_spec "", products AUTO, tiles "", seed 0. */
+/* AUTO, F64, MSE, platform -1, device -1, device_spec "", products AUTO, kernels AUTO,
+ * tiles "", profile 0, seed 0. */
 CLMLP_API void clmlp_config_init(clmlp_config *cfg);
 
 /* ---- the network -------------------------------------------------------- */
@@ -121,6 +137,20 @@ CLMLP_API const char *clmlp_backend_name(const clmlp_net *net);
 /* What the net's kernels run with on an OpenCL device, e.g. "products own, tiles
  * 16:8x2:4x4 (device default)" or "(tuned)"; "" on the host path and for NULL. */
 CLMLP_API const char *clmlp_kernel_info(const clmlp_net *net);
+
+/* One kernel's share of the device time of a net created with profiling on. */
+typedef struct clmlp_kernel_profile {
+    char kernel[32];   /* the kernel's name, e.g. "gemm_nt"; "clblast_gemm" for CLBlast */
+    uint64_t launches; /* enqueues since creation or the last reset */
+    double seconds;    /* their total time on the device (start to end of each) */
+} clmlp_kernel_profile;
+
+/* Waits for the net's queued work, then writes one entry per kernel launched (in order
+ * of first launch) to out[0 … capacity−1] and their number to *count (capacity may be
+ * 0 to ask only the number); with reset, the counts start again from zero afterwards.
+ * CLMLP_EINVAL on the host path or when the net was created without profiling. */
+CLMLP_API clmlp_status clmlp_profile(clmlp_net *net, clmlp_kernel_profile *out, size_t capacity, size_t *count,
+                                     int reset);
 
 /* l in 1..L; W n_l × n_{l-1} row-major; b n_l. Values must be finite (CLMLP_ENUMERIC). */
 CLMLP_API clmlp_status clmlp_set_layer(clmlp_net *net, size_t l, const double *W, const double *b);

@@ -6,6 +6,11 @@
  *   VW          reals per vector: one native vector register (1, 2, 4, 8 or 16)
  *   NN_ROWS, NN_VECS   the gemm_nn / gemm_tn tile: rows x vectors of VW columns
  *   NT_ROWS, NT_COLS   the gemm_nt tile: rows of A x rows of B
+ * and with -D CLMLP_GPU the GPU family's instead (src/opencl/cl_tiles_gpu.c):
+ *   GPU_WG_M, GPU_WG_N  work-group rows x columns of the products
+ *   GPU_TM, GPU_TN      outputs per work-item; GPU_KT the K step through local memory
+ *   GPU_VW, GPU_LPAD    reals per global load; padding of the local tiles' rows
+ *   GROUP               work-items of the 1-D kernels' groups (reductions, per-sample)
  * Buffers are row-major and batch-major; sizes are uint (the host checks that they fit).
  */
 #ifdef CLMLP_FP64
@@ -17,12 +22,30 @@ typedef float real;
 typedef float4 real4;
 #endif
 
-#ifndef VW /* the defaults when built without the host's parameters (the offline check) */
+/* the defaults when built without the host's parameters (the offline check) */
+#if defined(CLMLP_GPU) && !defined(GPU_WG_M)
+#define GPU_WG_M 16
+#define GPU_WG_N 16
+#define GPU_TM 2
+#define GPU_TN 2
+#define GPU_KT 16
+#define GPU_VW 2
+#define GPU_LPAD 1
+#define GROUP 256
+#endif
+#ifndef VW /* the GPU family's elementwise kernels use scalars */
+#ifdef CLMLP_GPU
+#define VW 1
+#else
 #define VW 4
+#endif
 #define NN_ROWS 4
 #define NN_VECS 2
 #define NT_ROWS 2
 #define NT_COLS 4
+#endif
+#ifndef GROUP /* the CPU family's reductions run in one work-item */
+#define GROUP 1
 #endif
 
 #define CLMLP_CAT2(a, b) a##b

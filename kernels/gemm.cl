@@ -1,3 +1,4 @@
+#ifndef CLMLP_GPU /* the CPU family's (the GPU family's: gemm_gpu.cl) */
 /*
  * Register-tiled matrix products for CPU devices (POCL), shaped by the build options
  * (common.cl): in gemm_nn and gemm_tn each work-item computes NN_ROWS rows x NN_VECS
@@ -288,3 +289,5 @@ __kernel void gemm_nt(uint M, uint N, uint K, __global const real *A, uint lda, 
         }
     }
 }
+
+#endif

@@ -130,6 +130,8 @@ typedef struct clmlp_backend_ops {
     clmlp_status (*train_per_sample)(clmlp_be *be, const clmlp_layers *net, const clmlp_buf *pixels, double scale,
                                      double shift, const clmlp_buf *y, const clmlp_buf *order, size_t first,
                                      size_t count, const clmlp_sgd *sgd, clmlp_buf *stats);
+    /* Optional (NULL: no profiling): clmlp_profile's table, after waiting for the queue. */
+    clmlp_status (*profile)(clmlp_be *be, clmlp_kernel_profile *out, size_t capacity, size_t *count, int reset);
 } clmlp_backend_ops;
 
 struct clmlp_be {

@@ -1,6 +1,7 @@
 /* The configuration: defaults, checks, and the environment variables, which are only
  * documented defaults for the choices a config leaves open — read here and nowhere
- * else in the library (CLMLP_DEVICE, CLMLP_GEMM, CLMLP_TILES, CLMLP_CACHE_DIR). */
+ * else in the library (CLMLP_DEVICE, CLMLP_GEMM, CLMLP_KERNELS, CLMLP_TILES, CLMLP_PROFILE,
+ * CLMLP_CACHE_DIR). */
 #include "config.h"
 
 #include <stdio.h>
@@ -20,6 +21,7 @@ void clmlp_config_init(clmlp_config *cfg)
     cfg->platform = -1;
     cfg->device = -1;
     cfg->products = CLMLP_PRODUCTS_AUTO;
+    cfg->kernels = CLMLP_KERNELS_AUTO;
     cfg->seed = 0;
 }
 
@@ -50,6 +52,17 @@ static clmlp_status parse_products(const char *text, clmlp_products *out)
             return CLMLP_OK;
         }
     return clmlp_fail(CLMLP_EINVAL, "CLMLP_GEMM='%s' is not auto, own, clblast or simple", text);
+}
+
+static clmlp_status parse_kernels(const char *text, clmlp_kernels *out)
+{
+    static const char *const names[] = {"auto", "cpu", "gpu"};
+    for (int i = 0; i < 3; i++)
+        if (strcmp(text, names[i]) == 0) {
+            *out = (clmlp_kernels)i;
+            return CLMLP_OK;
+        }
+    return clmlp_fail(CLMLP_EINVAL, "CLMLP_KERNELS='%s' is not auto, cpu or gpu", text);
 }
 
 clmlp_status clmlp_config_resolve(const clmlp_config *in, clmlp_config *out)
@@ -84,6 +97,20 @@ clmlp_status clmlp_config_resolve(const clmlp_config *in, clmlp_config *out)
         const char *env = getenv("CLMLP_TILES");
         if (env && *env && snprintf(c.tiles, sizeof c.tiles, "%s", env) >= (int)sizeof c.tiles)
             return clmlp_fail(CLMLP_EINVAL, "CLMLP_TILES='%s' is too long", env);
+    }
+    if (c.kernels < CLMLP_KERNELS_AUTO || c.kernels > CLMLP_KERNELS_GPU)
+        return clmlp_fail(CLMLP_EINVAL, "config: unknown kernels %d", (int)c.kernels);
+    if (c.kernels == CLMLP_KERNELS_AUTO) {
+        const char *env = getenv("CLMLP_KERNELS");
+        if (env && *env)
+            TRY(parse_kernels(env, &c.kernels));
+    }
+    if (c.profile < -1 || c.profile > 1)
+        return clmlp_fail(CLMLP_EINVAL, "config: profile %d is not -1 (off), 0 (CLMLP_PROFILE decides) or 1 (on)",
+                          c.profile);
+    if (c.profile == 0) {
+        const char *env = getenv("CLMLP_PROFILE");
+        c.profile = env && strcmp(env, "1") == 0 ? 1 : -1;
     }
     if (c.products == CLMLP_PRODUCTS_AUTO) {
         const char *env = getenv("CLMLP_GEMM");

@@ -8,8 +8,8 @@
 
 /* Checks in and fills the choices it leaves open from the environment: CLMLP_DEVICE
  * when platform, device and device_spec are all open ("P:D" becomes the indices),
- * CLMLP_GEMM when products is AUTO, CLMLP_TILES when tiles is empty (checked when an
- * OpenCL backend parses it). A malformed value is CLMLP_EINVAL. */
+ * CLMLP_GEMM when products is AUTO, CLMLP_KERNELS when kernels is AUTO, CLMLP_TILES when tiles is empty (checked when
+ * an OpenCL backend parses it), CLMLP_PROFILE when profile is 0 (then 1 or -1). A malformed value is CLMLP_EINVAL. */
 clmlp_status clmlp_config_resolve(const clmlp_config *in, clmlp_config *out);
 
 /* The program cache's directory: CLMLP_CACHE_DIR, else $XDG_CACHE_HOME/clmlp, else

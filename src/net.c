@@ -168,6 +168,15 @@ const char *clmlp_backend_name(const clmlp_net *net) { return net ? net->be->nam
 
 const char *clmlp_kernel_info(const clmlp_net *net) { return net ? net->be->kernels : ""; }
 
+clmlp_status clmlp_profile(clmlp_net *net, clmlp_kernel_profile *out, size_t capacity, size_t *count, int reset)
+{
+    if (!net || !count || (capacity && !out))
+        return clmlp_fail(CLMLP_EINVAL, "clmlp_profile: %s is NULL", !net ? "net" : !count ? "count" : "out");
+    if (!net->be->ops->profile)
+        return clmlp_fail(CLMLP_EINVAL, "clmlp_profile: the %s backend has no kernel profile", net->be->name);
+    return net->be->ops->profile(net->be, out, capacity, count, reset);
+}
+
 /* ---- parameters --------------------------------------------------------- */
 
 clmlp_status clmlp_set_layer(clmlp_net *net, size_t l, const double *W, const double *b)

@@ -50,7 +50,7 @@ clmlp_status clmlp_preprocess_inputs(const clmlp_preprocess *pp, size_t rows, si
 
 clmlp_status clmlp_preprocess_fits(const clmlp_preprocess *pp, size_t rows, size_t cols, size_t n_0)
 {
-    size_t n;
+    size_t n = 0;
     TRY(clmlp_preprocess_check(pp, rows, cols, &n));
     if (n == n_0)
         return CLMLP_OK;
@@ -83,7 +83,7 @@ clmlp_status clmlp_preprocess_apply(const clmlp_preprocess *pp, const uint8_t *i
 {
     if (!pp || !images || !x)
         return clmlp_fail(CLMLP_EINVAL, "clmlp_preprocess_apply: %s is NULL", !pp ? "pp" : !images ? "images" : "x");
-    size_t n;
+    size_t n = 0;
     TRY(clmlp_preprocess_check(pp, rows, cols, &n));
     if (pp->n_inputs)
         TRY(clmlp_preprocess_fits(pp, rows, cols, pp->n_inputs));

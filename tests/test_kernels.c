@@ -431,9 +431,12 @@ int main(void)
 {
     /* the tiled products' grid: the shapes the device rules pick for AVX-512 (16/8-wide
      * vectors, 8 x 2, 4 x 4) and AVX2 (8/4-wide, 4 x 3, 2 x 4), and corners */
-    static const clmlp_cl_tiles avx512_f32 = {16, 8, 2, 4, 4, 0}, avx512_f64 = {8, 8, 2, 4, 4, 0},
-                                avx2_f32 = {8, 4, 3, 2, 4, 0}, avx2_f64 = {4, 4, 3, 2, 4, 0},
-                                narrow = {2, 3, 1, 1, 3, 0}, scalar = {1, 1, 1, 1, 1, 0}, wide = {4, 16, 4, 8, 8, 0};
+    static const clmlp_cl_tiles avx512_f32 = CLMLP_CL_CPU_TILES(16, 8, 2, 4, 4),
+                                avx512_f64 = CLMLP_CL_CPU_TILES(8, 8, 2, 4, 4),
+                                avx2_f32 = CLMLP_CL_CPU_TILES(8, 4, 3, 2, 4),
+                                avx2_f64 = CLMLP_CL_CPU_TILES(4, 4, 3, 2, 4),
+                                narrow = CLMLP_CL_CPU_TILES(2, 3, 1, 1, 3), scalar = CLMLP_CL_CPU_TILES(1, 1, 1, 1, 1),
+                                wide = CLMLP_CL_CPU_TILES(4, 16, 4, 8, 8);
     static suite suites[] = {
         {CLMLP_F64, CLMLP_PRODUCTS_SIMPLE, NULL, NULL, NULL},
         {CLMLP_F64, CLMLP_PRODUCTS_OWN, NULL, NULL, NULL},

@@ -28,7 +28,8 @@ static void planted_candidate_is_rejected(void **state)
     cfg.products = CLMLP_PRODUCTS_OWN;
     TEST_OK(clmlp_config_resolve(&cfg, &cfg));
     /* the planted one first: were it not rejected, it could win */
-    clmlp_cl_tiles candidates[2] = {{4, 4, 2, 2, 4, 1}, {4, 4, 2, 2, 4, 0}}, best = {0};
+    clmlp_cl_tiles candidates[2] = {CLMLP_CL_CPU_TILES(4, 4, 2, 2, 4), CLMLP_CL_CPU_TILES(4, 4, 2, 2, 4)}, best = {0};
+    candidates[0].planted_bug = 1;
     clmlp_tune_report report;
     memset(&report, 0, sizeof report);
     TEST_OK(clmlp_cl_tune_search(&cfg, sizes, 3, 16, candidates, 2, &best, &report));
@@ -81,7 +82,7 @@ static void corrupt_database_is_ignored_and_rebuilt(void **state)
     clmlp_config_init(&cfg);
     cfg.dtype = CLMLP_F32;
     TEST_OK(clmlp_config_resolve(&cfg, &cfg));
-    clmlp_cl_tiles tuned = {2, 3, 1, 1, 3, 0};
+    clmlp_cl_tiles tuned = CLMLP_CL_CPU_TILES(2, 3, 1, 1, 3);
     clmlp_be *be;
     TEST_OK(clmlp_cl_backend_create_tiled(&cfg, &tuned, &be));
     TEST_OK(clmlp_cl_tuning_store((clmlp_cl_be *)be, sizes, 3, &tuned));

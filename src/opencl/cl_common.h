@@ -9,19 +9,61 @@
 
 #include "../backend.h"
 
-/* The shape of the CPU kernels' tiles (common.cl: VW, NN_ROWS, NN_VECS, NT_ROWS,
- * NT_COLS), passed to the program build as -D options (cl_tiles.c). */
+/* The two kernel families: CPU (kernels/gemm.cl, per_sample.cl: one work-item per
+ * register tile, explicit vectors) and GPU (gemm_gpu.cl, per_sample_gpu.cl: work-groups
+ * with local-memory tiles and reductions). */
+typedef enum { CLMLP_CL_CPU = 0, CLMLP_CL_GPU = 1 } clmlp_cl_family;
+
+/* The GPU family's shape (-D GPU_WG_M ... GROUP, cl_tiles_gpu.c): a work-group of
+ * wg_m × wg_n work-items computes a tile of (wg_m·tm) × (wg_n·tn) outputs, tm × tn per
+ * work-item, stepping K by kt through local memory (rows padded by lpad) with global
+ * loads of vw reals; `group` is the work-group size of the 1-D kernels (reductions,
+ * per-sample training). */
+typedef struct clmlp_cl_gpu_shape {
+    unsigned wg_m, wg_n, tm, tn, kt, vw, lpad, group;
+} clmlp_cl_gpu_shape;
+
+/* The shape of the kernels, passed to the program build as -D options (cl_tiles.c):
+ * for the CPU family the register tiles of common.cl (VW, NN_ROWS, NN_VECS, NT_ROWS,
+ * NT_COLS), for the GPU family `gpu`. */
 typedef struct clmlp_cl_tiles {
     unsigned vw;               /* reals per vector */
     unsigned nn_rows, nn_vecs; /* gemm_nn / gemm_tn: rows × vectors */
     unsigned nt_rows, nt_cols; /* gemm_nt: rows of A × rows of B */
     unsigned planted_bug;      /* tests only: a candidate built wrong (-D CLMLP_PLANT_TILE_BUG) */
+    clmlp_cl_family family;
+    clmlp_cl_gpu_shape gpu;
+    unsigned clblast; /* the products CLBlast runs instead (clmlp_cl_product bits; the tuner's finding) */
 } clmlp_cl_tiles;
 
+/* An initializer of CPU-family tiles: vector width, gemm_nn rows × vectors, gemm_nt
+ * rows × columns. */
+#define CLMLP_CL_CPU_TILES(w, r, v, nr, nc)                                                                            \
+    {                                                                                                                  \
+        .vw = (w), .nn_rows = (r), .nn_vecs = (v), .nt_rows = (nr), .nt_cols = (nc)                                    \
+    }
+
+/* The three products of a layer, as bits of clmlp_cl_tiles.clblast. */
+typedef enum {
+    CLMLP_CL_FORWARD = 1,     /* z = a_prev · W^T */
+    CLMLP_CL_BACKPROP = 2,    /* delta_prev = delta · W */
+    CLMLP_CL_WEIGHT_GRAD = 4, /* dW = delta^T · a_prev */
+    CLMLP_CL_ALL_PRODUCTS = 7
+} clmlp_cl_product;
+
 /* The tiles for a native vector width (reals) and a register budget (vector registers). */
-clmlp_cl_tiles clmlp_cl_tiles_for(unsigned native_width, size_t real_bytes, unsigned registers);
-/* The tiles the device's properties give for dtype. */
-clmlp_status clmlp_cl_tiles_of_device(cl_device_id device, clmlp_dtype dtype, clmlp_cl_tiles *out);
+clmlp_cl_tiles clmlp_cl_tiles_for(unsigned native_width, unsigned registers);
+/* The tiles the device's properties give for dtype in a family. */
+clmlp_status clmlp_cl_tiles_of_device(cl_device_id device, clmlp_dtype dtype, clmlp_cl_family family,
+                                      clmlp_cl_tiles *out);
+/* The GPU family's default for the device (its vendor's, within its work-group limit). */
+clmlp_status clmlp_cl_gpu_shape_of_device(cl_device_id device, clmlp_cl_gpu_shape *out);
+/* CLMLP_EINVAL for a GPU shape the kernels do not take; "gpu:WMxWN:TMxTN:KT:VW:PAD:G"
+ * to a shape and back. */
+clmlp_status clmlp_cl_gpu_shape_check(const clmlp_cl_gpu_shape *g);
+clmlp_status clmlp_cl_gpu_shape_parse(const char *text, clmlp_cl_gpu_shape *out);
+int clmlp_cl_gpu_shape_format(const clmlp_cl_gpu_shape *g, char *out, size_t size);
+int clmlp_cl_gpu_shape_options(const clmlp_cl_gpu_shape *g, char *out, size_t size);
 /* CLMLP_EINVAL for a shape the kernels do not take. */
 clmlp_status clmlp_cl_tiles_check(const clmlp_cl_tiles *t);
 /* Spare elements every device buffer needs past its end (the products over-read). */
@@ -38,6 +80,16 @@ typedef struct clmlp_cl_kernels {
         gemm_nt, gemm_tn_sgd, train_per_sample;
 } clmlp_cl_kernels;
 
+/* Kernel timings of a profiling queue (cl_profile.c): events wait in `pending` until
+ * the table is read or the list is full, then their times add to their kernel's row. */
+enum { CLMLP_CL_PROFILE_PENDING = 256, CLMLP_CL_PROFILE_KERNELS = 40 };
+typedef struct clmlp_cl_profile {
+    size_t n_pending, n_kernels;
+    cl_event pending[CLMLP_CL_PROFILE_PENDING];
+    const char *pending_name[CLMLP_CL_PROFILE_PENDING];
+    clmlp_kernel_profile kernels[CLMLP_CL_PROFILE_KERNELS];
+} clmlp_cl_profile;
+
 typedef struct clmlp_cl_be {
     clmlp_be base;
     cl_device_id device;
@@ -46,14 +98,17 @@ typedef struct clmlp_cl_be {
     cl_program program;
     clmlp_cl_kernels k;
     clmlp_products gemm;      /* clmlp_config.products, resolved: never AUTO once created */
+    clmlp_kernels kernels;    /* clmlp_config.kernels */
+    clmlp_cl_family family;   /* resolved from it, the tiles and the device type */
     clmlp_cl_tiles tiles;     /* the CPU kernels' shape */
     const char *tiles_source; /* "configured", "tuned" or "device default" */
     const size_t *db_sizes;   /* during creation: the net's sizes, to look the tiles up */
     size_t db_n_sizes;
-    clmlp_buf *work;        /* z, a, delta of the fused per-sample kernel, grown on demand */
-    size_t pad_bytes;       /* spare bytes past every buffer's end (clmlp_cl_tiles_pad) */
-    cl_ulong max_alloc;     /* CL_DEVICE_MAX_MEM_ALLOC_SIZE */
-    int program_from_cache; /* the program came from the on-disk cache (for tests) */
+    clmlp_buf *work;           /* z, a, delta of the fused per-sample kernel, grown on demand */
+    size_t pad_bytes;          /* spare bytes past every buffer's end (clmlp_cl_tiles_pad) */
+    cl_ulong max_alloc;        /* CL_DEVICE_MAX_MEM_ALLOC_SIZE */
+    int program_from_cache;    /* the program came from the on-disk cache (for tests) */
+    clmlp_cl_profile *profile; /* NULL unless profiling */
 } clmlp_cl_be;
 
 /* A buffer's memory as the device sees it (clmlp_buf.mem holds a cl_mem). */
@@ -87,11 +142,20 @@ clmlp_status clmlp_cl_launch(clmlp_cl_be *be, cl_kernel kernel, const char *name
 /* One of gemm.cl's products, C (m × n) from A, B with row strides lda, ldb, ldc, over
  * tiles of tile_rows × tile_cols outputs (one work-item each, local size 1; the tiles'
  * columns in dimension 0, or their rows when rows_first), with the kernel's epilogue
- * arguments after C's. */
+ * arguments after C's. In the GPU family, gemm_gpu.cl's: a work-group per tile of the
+ * GPU shape (the tile arguments are the CPU family's and ignored). */
 clmlp_status clmlp_cl_launch_product(clmlp_cl_be *be, cl_kernel kernel, const char *name, int rows_first,
                                      size_t tile_rows, size_t tile_cols, size_t m, size_t n, size_t k,
                                      const clmlp_buf *A, size_t lda, const clmlp_buf *B, size_t ldb, clmlp_buf *C,
                                      size_t ldc, size_t n_epilogue, const clmlp_karg *epilogue);
+
+/* Profiling (cl_profile.c): where a launch's event goes (NULL when not profiling),
+ * recording it under the kernel's name (a string that outlives the backend), and the
+ * backend operation `profile`. */
+cl_event *clmlp_cl_profile_event(clmlp_cl_be *be, cl_event *slot);
+clmlp_status clmlp_cl_profile_record(clmlp_cl_be *be, const char *name, cl_event event);
+clmlp_status clmlp_cl_profile_read(clmlp_be *be, clmlp_kernel_profile *out, size_t capacity, size_t *count, int reset);
+void clmlp_cl_profile_release(clmlp_cl_be *be);
 
 /* ---- memory (cl_buffers.c) and operations (cl_ops.c) ---- */
 
@@ -130,6 +194,9 @@ clmlp_status clmlp_cl_choose_device(const clmlp_config *cfg, cl_device_id *out);
 /* Builds the embedded kernels for the backend's dtype and tiles and creates every kernel. */
 clmlp_status clmlp_cl_build_kernels(clmlp_cl_be *be);
 void clmlp_cl_release_kernels(clmlp_cl_be *be);
+/* What a built kernel takes on be's device: its local memory (CL_KERNEL_LOCAL_MEM_SIZE)
+ * and largest work-group (CL_KERNEL_WORK_GROUP_SIZE). */
+clmlp_status clmlp_cl_kernel_limits(const clmlp_cl_be *be, cl_kernel kernel, size_t *local_bytes, size_t *max_group);
 
 /* A 64-bit hash of the device's platform version, name, version and driver version,
  * then of parts: the key of a cache entry or a tuning record. */

@@ -2,9 +2,10 @@
  * The operations of the backend interface on the device. What decides which kernel
  * computes a product is here, in `products_for`: batch 1 always runs the simple
  * kernels of layers.cl (one work-item per output); a larger batch runs what
- * clmlp_config.products resolved to on this device — gemm.cl's tiled kernels with their
- * fused epilogues (OWN), CLBlast's GEMM plus separate epilogue kernels (CLBLAST), or
- * the simple kernels (SIMPLE).
+ * clmlp_config.products resolved to on this device — the family's tiled kernels
+ * (gemm.cl or gemm_gpu.cl) with their fused epilogues (OWN), CLBlast's GEMM plus
+ * separate epilogue kernels (CLBLAST), or the simple kernels (SIMPLE) — except that
+ * with OWN a product the tuner found CLBlast faster for (tiles.clblast) runs on CLBlast.
  */
 #include <limits.h>
 
@@ -13,9 +14,11 @@
 
 #define BE(be) ((clmlp_cl_be *)(be))
 
-static clmlp_products products_for(const clmlp_cl_be *be, size_t batch)
+static clmlp_products products_for(const clmlp_cl_be *be, size_t batch, clmlp_cl_product which)
 {
-    return batch > 1 ? be->gemm : CLMLP_PRODUCTS_SIMPLE;
+    if (batch <= 1)
+        return CLMLP_PRODUCTS_SIMPLE;
+    return be->gemm == CLMLP_PRODUCTS_OWN && (be->tiles.clblast & which) ? CLMLP_PRODUCTS_CLBLAST : be->gemm;
 }
 
 /* gemm.cl's tiles: rows and columns of a gemm_nn / gemm_tn tile. */
@@ -24,10 +27,10 @@ static size_t tile_cols(const clmlp_cl_be *be) { return (size_t)be->tiles.nn_vec
 
 /* C (m × n) = op(A) · B with op(A) = A (m × k) or, when trans_a, A^T (A stored k × m);
  * B is k × n. Row strides lda, ldb, ldc. Own tiled kernels or CLBlast. */
-static clmlp_status product(clmlp_cl_be *be, int trans_a, size_t m, size_t n, size_t k, const clmlp_buf *A, size_t lda,
-                            const clmlp_buf *B, size_t ldb, clmlp_buf *C, size_t ldc)
+static clmlp_status product(clmlp_cl_be *be, clmlp_products how, int trans_a, size_t m, size_t n, size_t k,
+                            const clmlp_buf *A, size_t lda, const clmlp_buf *B, size_t ldb, clmlp_buf *C, size_t ldc)
 {
-    if (be->gemm == CLMLP_PRODUCTS_CLBLAST)
+    if (how == CLMLP_PRODUCTS_CLBLAST)
         return clmlp_cl_gemm(be, trans_a, 0, m, n, k, A, lda, B, ldb, C, ldc);
     if (trans_a)
         return clmlp_cl_launch_product(be, be->k.gemm_tn, "gemm_tn", 0, tile_rows(be), tile_cols(be), m, n, k, A, lda,
@@ -40,7 +43,7 @@ static int cl_can(const clmlp_be *base, clmlp_capability what, const clmlp_layer
 {
     const clmlp_cl_be *be = (const clmlp_cl_be *)base;
     switch (what) {
-    case CLMLP_CAN_FUSE_WEIGHT_SGD: return products_for(be, batch) == CLMLP_PRODUCTS_OWN;
+    case CLMLP_CAN_FUSE_WEIGHT_SGD: return products_for(be, batch, CLMLP_CL_WEIGHT_GRAD) == CLMLP_PRODUCTS_OWN;
     case CLMLP_CAN_TRAIN_PER_SAMPLE: return batch == 1 && net->L >= 1 && net->L <= CLMLP_CL_PER_SAMPLE_MAX_LAYERS;
     }
     return 0;
@@ -55,7 +58,7 @@ static clmlp_status cl_forward_layer(clmlp_be *base, size_t batch, size_t n_in, 
     TRY(clmlp_cl_uint(n_in, "layer input size", &ui));
     TRY(clmlp_cl_uint(n_out, "layer size", &uo));
     TRY(clmlp_cl_uint(batch * n_out, "batch × layer size", &ucount));
-    switch (products_for(be, batch)) {
+    switch (products_for(be, batch, CLMLP_CL_FORWARD)) {
     case CLMLP_PRODUCTS_OWN: /* W as stored, in dot-product form, with the epilogue: 4 × 4 per work-item */
         return clmlp_cl_launch_product(be, be->k.gemm_nt, "gemm_nt", 1, be->tiles.nt_rows, be->tiles.nt_cols, batch,
                                        n_out, n_in, a_prev, n_in, W, n_in, z, n_out, 3,
@@ -103,12 +106,12 @@ static clmlp_status cl_backprop_delta(clmlp_be *base, size_t batch, size_t n, si
     TRY(clmlp_cl_uint(n, "layer size", &un));
     TRY(clmlp_cl_uint(n_next, "next layer size", &unext));
     TRY(clmlp_cl_uint(batch * n, "batch × layer size", &ucount));
-    switch (products_for(be, batch)) {
+    switch (products_for(be, batch, CLMLP_CL_BACKPROP)) {
     case CLMLP_PRODUCTS_OWN: /* sech² in the product's epilogue */
         return clmlp_cl_launch_product(be, be->k.gemm_nn, "gemm_nn", 0, tile_rows(be), tile_cols(be), batch, n, n_next,
                                        delta_next, n_next, W_next, n, delta, n, 1, (clmlp_karg[]){MEM(z)});
     case CLMLP_PRODUCTS_CLBLAST:
-        TRY(product(be, 0, batch, n, n_next, delta_next, n_next, W_next, n, delta, n));
+        TRY(product(be, CLMLP_PRODUCTS_CLBLAST, 0, batch, n, n_next, delta_next, n_next, W_next, n, delta, n));
         return clmlp_cl_sech2_mul(be, batch * n, z, delta, delta);
     default:
         return clmlp_cl_launch(
@@ -125,8 +128,9 @@ static clmlp_status cl_weight_grad(clmlp_be *base, size_t batch, size_t n_in, si
     TRY(clmlp_cl_uint(batch, "batch", &ub));
     TRY(clmlp_cl_uint(n_in, "layer input size", &ui));
     TRY(clmlp_cl_uint(n_out, "layer size", &uo));
-    if (products_for(be, batch) != CLMLP_PRODUCTS_SIMPLE)
-        TRY(product(be, 1, n_out, n_in, batch, delta, n_out, a_prev, n_in, dW, n_in));
+    clmlp_products how = products_for(be, batch, CLMLP_CL_WEIGHT_GRAD);
+    if (how != CLMLP_PRODUCTS_SIMPLE)
+        TRY(product(be, how, 1, n_out, n_in, batch, delta, n_out, a_prev, n_in, dW, n_in));
     else
         TRY(clmlp_cl_launch(be, be->k.weight_grad, "weight_grad", 2, (size_t[]){n_in, n_out}, NULL, 6,
                             (clmlp_karg[]){ARG(ub), ARG(ui), ARG(uo), MEM(delta), MEM(a_prev), MEM(dW)}));
@@ -153,7 +157,7 @@ static clmlp_status cl_weight_grad_sgd(clmlp_be *base, size_t batch, size_t n_in
                                        clmlp_buf *b, clmlp_buf *vb)
 {
     clmlp_cl_be *be = BE(base);
-    if (products_for(be, batch) != CLMLP_PRODUCTS_OWN)
+    if (products_for(be, batch, CLMLP_CL_WEIGHT_GRAD) != CLMLP_PRODUCTS_OWN)
         return clmlp_fail(CLMLP_EINVAL, "weight_grad_sgd needs the own tiled products and a batch > 1");
     clmlp_real_arg lr, scale, momentum, decay;
     clmlp_karg epilogue[] = {MEM(vW),
@@ -279,4 +283,5 @@ const clmlp_backend_ops clmlp_cl_ops = {
     .batch_stats = cl_batch_stats,
     .confusion_update = cl_confusion_update,
     .train_per_sample = cl_train_per_sample,
+    .profile = clmlp_cl_profile_read,
 };

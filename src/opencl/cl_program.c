@@ -64,6 +64,36 @@ static clmlp_status create_kernel(clmlp_cl_be *be, const char *name, cl_kernel *
     return CLMLP_OK;
 }
 
+/* The GPU family's work-groups must fit what the built kernels allow on the device:
+ * a shape that does not is refused here, with the figures, rather than at a launch. */
+static clmlp_status check_gpu_limits(clmlp_cl_be *be)
+{
+    cl_ulong device_local = 0;
+    cl_int err = clGetDeviceInfo(be->device, CL_DEVICE_LOCAL_MEM_SIZE, sizeof device_local, &device_local, NULL);
+    if (err != CL_SUCCESS)
+        return clmlp_cl_fail("clGetDeviceInfo(CL_DEVICE_LOCAL_MEM_SIZE)", err);
+    const clmlp_cl_gpu_shape *g = &be->tiles.gpu;
+    const struct {
+        cl_kernel kernel;
+        const char *name;
+        size_t items;
+    } checks[] = {
+        {be->k.gemm_nn, "gemm_nn", g->wg_m * g->wg_n},         {be->k.gemm_tn, "gemm_tn", g->wg_m * g->wg_n},
+        {be->k.gemm_tn_sgd, "gemm_tn_sgd", g->wg_m * g->wg_n}, {be->k.gemm_nt, "gemm_nt", g->wg_m * g->wg_n},
+        {be->k.batch_stats, "batch_stats", g->group},          {be->k.confusion_update, "confusion_update", g->group},
+        {be->k.train_per_sample, "train_per_sample", g->group}};
+    for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
+        size_t local = 0, max_group = 0;
+        TRY(clmlp_cl_kernel_limits(be, checks[i].kernel, &local, &max_group));
+        if (checks[i].items > max_group || local > device_local)
+            return clmlp_fail(CLMLP_EINVAL,
+                              "gpu tiles: kernel %s needs %zu work-items and %zu bytes of local memory; the device "
+                              "allows %zu and %llu",
+                              checks[i].name, checks[i].items, local, max_group, (unsigned long long)device_local);
+    }
+    return CLMLP_OK;
+}
+
 clmlp_status clmlp_cl_build_kernels(clmlp_cl_be *be)
 {
     cl_int err;
@@ -94,6 +124,19 @@ clmlp_status clmlp_cl_build_kernels(clmlp_cl_be *be)
 
     for (size_t i = 0; i < sizeof kernels / sizeof kernels[0]; i++)
         TRY(create_kernel(be, kernels[i].name, slot(be, i)));
+    return be->family == CLMLP_CL_GPU ? check_gpu_limits(be) : CLMLP_OK;
+}
+
+clmlp_status clmlp_cl_kernel_limits(const clmlp_cl_be *be, cl_kernel kernel, size_t *local_bytes, size_t *max_group)
+{
+    cl_ulong local = 0;
+    cl_int err = clGetKernelWorkGroupInfo(kernel, be->device, CL_KERNEL_LOCAL_MEM_SIZE, sizeof local, &local, NULL);
+    if (err == CL_SUCCESS)
+        err =
+            clGetKernelWorkGroupInfo(kernel, be->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof *max_group, max_group, NULL);
+    if (err != CL_SUCCESS)
+        return clmlp_cl_fail("clGetKernelWorkGroupInfo", err);
+    *local_bytes = (size_t)local;
     return CLMLP_OK;
 }
 

@@ -16,6 +16,7 @@ void clmlp_cl_destroy(clmlp_be *base)
         clFinish(be->queue);
     clmlp_buf_release(base, be->work);
     clmlp_cl_release_kernels(be);
+    clmlp_cl_profile_release(be);
     if (be->queue)
         clReleaseCommandQueue(be->queue);
     if (be->context)
@@ -55,6 +56,29 @@ static clmlp_status require_fp64(cl_device_id device, const char *name)
     return CLMLP_OK;
 }
 
+/* The kernel family: the configured tiles', else the config's (CLMLP_KERNELS), else
+ * the device type's (CPU devices the CPU family, anything else the GPU family). */
+static clmlp_status choose_family(clmlp_cl_be *be)
+{
+    int tiles_given = be->tiles.vw || be->tiles.gpu.wg_m;
+    clmlp_cl_family given = be->tiles.family;
+    if (be->kernels == CLMLP_KERNELS_CPU || be->kernels == CLMLP_KERNELS_GPU) {
+        be->family = be->kernels == CLMLP_KERNELS_GPU ? CLMLP_CL_GPU : CLMLP_CL_CPU;
+        if (tiles_given && given != be->family)
+            return clmlp_fail(CLMLP_EINVAL, "tiles for the %s kernels given with the %s kernels asked for",
+                              given == CLMLP_CL_GPU ? "gpu" : "cpu", be->family == CLMLP_CL_GPU ? "gpu" : "cpu");
+        return CLMLP_OK;
+    }
+    if (tiles_given) {
+        be->family = given;
+        return CLMLP_OK;
+    }
+    cl_device_type type = 0;
+    TRY(device_info(be->device, CL_DEVICE_TYPE, sizeof type, &type, "CL_DEVICE_TYPE"));
+    be->family = type & CL_DEVICE_TYPE_CPU ? CLMLP_CL_CPU : CLMLP_CL_GPU;
+    return CLMLP_OK;
+}
+
 static clmlp_status device_setup(clmlp_cl_be *be)
 {
     char name[200] = "";
@@ -62,17 +86,16 @@ static clmlp_status device_setup(clmlp_cl_be *be)
     snprintf(be->base.name, sizeof be->base.name, "opencl: %s", name);
     TRY(device_info(be->device, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof be->max_alloc, &be->max_alloc,
                     "CL_DEVICE_MAX_MEM_ALLOC_SIZE"));
-    if (be->gemm == CLMLP_PRODUCTS_AUTO) { /* our tiled kernels on CPUs, CLBlast's tuning elsewhere */
-        cl_device_type type = 0;
-        TRY(device_info(be->device, CL_DEVICE_TYPE, sizeof type, &type, "CL_DEVICE_TYPE"));
-        be->gemm = type & CL_DEVICE_TYPE_CPU ? CLMLP_PRODUCTS_OWN : CLMLP_PRODUCTS_CLBLAST;
-    }
+    TRY(choose_family(be));
+    if (be->gemm == CLMLP_PRODUCTS_AUTO) /* each family's own products, with their fused epilogues */
+        be->gemm = CLMLP_PRODUCTS_OWN;
     if (be->base.dtype == CLMLP_F64)
         TRY(require_fp64(be->device, name));
-    if (!be->tiles.vw && be->db_sizes && clmlp_cl_tuning_lookup(be, be->db_sizes, be->db_n_sizes, &be->tiles))
+    if (!be->tiles.vw && !be->tiles.gpu.wg_m && be->db_sizes &&
+        clmlp_cl_tuning_lookup(be, be->db_sizes, be->db_n_sizes, &be->tiles))
         be->tiles_source = "tuned";
-    if (!be->tiles.vw) {
-        TRY(clmlp_cl_tiles_of_device(be->device, be->base.dtype, &be->tiles));
+    if (!be->tiles.vw && !be->tiles.gpu.wg_m) {
+        TRY(clmlp_cl_tiles_of_device(be->device, be->base.dtype, be->family, &be->tiles));
         be->tiles_source = "device default";
     }
     TRY(clmlp_cl_tiles_check(&be->tiles));
@@ -80,8 +103,8 @@ static clmlp_status device_setup(clmlp_cl_be *be)
     char tiles[32];
     static const char *const products[] = {"auto", "own", "clblast", "simple"};
     clmlp_cl_tiles_format(&be->tiles, tiles, sizeof tiles);
-    snprintf(be->base.kernels, sizeof be->base.kernels, "products %s, tiles %s (%s)", products[be->gemm], tiles,
-             be->tiles_source);
+    snprintf(be->base.kernels, sizeof be->base.kernels, "%s kernels, products %s, tiles %s (%s)",
+             be->family == CLMLP_CL_GPU ? "gpu" : "cpu", products[be->gemm], tiles, be->tiles_source);
 
     cl_int err;
     be->context = clCreateContext(NULL, 1, &be->device, NULL, NULL, &err);
@@ -89,7 +112,7 @@ static clmlp_status device_setup(clmlp_cl_be *be)
         be->context = NULL;
         return clmlp_cl_fail("clCreateContext", err);
     }
-    be->queue = clCreateCommandQueue(be->context, be->device, 0, &err);
+    be->queue = clCreateCommandQueue(be->context, be->device, be->profile ? CL_QUEUE_PROFILING_ENABLE : 0, &err);
     if (err != CL_SUCCESS) {
         be->queue = NULL;
         return clmlp_cl_fail("clCreateCommandQueue", err);
@@ -108,12 +131,15 @@ static clmlp_status create(const clmlp_config *cfg, const clmlp_cl_tiles *tiles,
     be->base.ops = &clmlp_cl_ops;
     be->base.dtype = cfg->dtype;
     be->gemm = cfg->products;
+    be->kernels = cfg->kernels;
     clmlp_status s = CLMLP_OK;
     be->tiles_source = "configured";
     if (tiles)
         be->tiles = *tiles;
     else if (cfg->tiles[0])
         s = clmlp_cl_tiles_parse(cfg->tiles, &be->tiles);
+    if (s == CLMLP_OK && cfg->profile == 1 && !(be->profile = calloc(1, sizeof *be->profile)))
+        s = clmlp_fail(CLMLP_ENOMEM, "cannot allocate the kernel profile");
     be->db_sizes = tiles || cfg->tiles[0] ? NULL : sizes;
     be->db_n_sizes = n_sizes;
     if (s == CLMLP_OK)

@@ -275,7 +275,8 @@ clmlp_status clmlp_tune(const clmlp_config *cfg_in, const size_t *sizes, size_t 
     candidates[n++] = device;
     for (unsigned vw = device.vw; vw >= 1 && vw >= device.vw / 2; vw /= 2) {
         for (size_t i = 0; i < N_PAIRS; i++) {
-            clmlp_cl_tiles t = {vw, nn_shapes[i][0], nn_shapes[i][1], nt_shapes[i][0], nt_shapes[i][1], 0};
+            clmlp_cl_tiles t =
+                CLMLP_CL_CPU_TILES(vw, nn_shapes[i][0], nn_shapes[i][1], nt_shapes[i][0], nt_shapes[i][1]);
             if (memcmp(&t, &device, sizeof t) != 0)
                 candidates[n++] = t;
         }

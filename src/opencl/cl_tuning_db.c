@@ -2,9 +2,11 @@
  * The tuning database: the tile shape `clmlp tune` found fastest, per device and
  * driver, dtype and shape class, in one text file beside the program cache
  * (<cache dir>/tuning.txt). A record is one line,
- *     clmlp-tuning-1 <key> <tiles> <crc>
- * with key the hash of the device's names and versions, the dtype and the shape class
- * (clmlp_cl_device_key), tiles "VW:RxV:RxC" and crc the CRC-32 of what precedes it. A
+ *     clmlp-tuning-2 <key> <tiles> <clblast> <crc>
+ * with key the hash of the device's names and versions, the kernel family, the dtype
+ * and the shape class (clmlp_cl_device_key), tiles as clmlp_cl_tiles_format writes
+ * them, clblast the products CLBlast computes faster (clmlp_cl_tiles.clblast, a
+ * number) and crc the CRC-32 of what precedes it. A
  * line that does not parse, fails its CRC or holds tiles the kernels do not take is
  * ignored (and dropped at the next store); any problem reading the file means "no
  * entry", never an error. Stores rewrite the file atomically (atomic_file.h).
@@ -23,7 +25,7 @@
 #include "../error.h"
 #include "cl_common.h"
 
-#define RECORD_TAG "clmlp-tuning-1"
+#define RECORD_TAG "clmlp-tuning-2"
 enum { MAX_DB_BYTES = 1 << 20, LINE_MAX_BYTES = 160 };
 
 /* The class of nets a record serves: the widest layer, rounded up to a power of 2. */
@@ -42,8 +44,9 @@ static clmlp_status record_key(const clmlp_cl_be *be, const size_t *sizes, size_
 {
     char cls[32];
     snprintf(cls, sizeof cls, "width %lu", shape_class(sizes, n_sizes));
-    const char *parts[] = {"clmlp tuning 1", be->base.dtype == CLMLP_F64 ? "f64" : "f32", cls};
-    return clmlp_cl_device_key(be, parts, 3, key);
+    const char *parts[] = {"clmlp tuning 2", be->family == CLMLP_CL_GPU ? "gpu kernels" : "cpu kernels",
+                           be->base.dtype == CLMLP_F64 ? "f64" : "f32", cls};
+    return clmlp_cl_device_key(be, parts, 4, key);
 }
 
 static int db_path(char *path, size_t size)
@@ -86,15 +89,17 @@ static int parse_record(const char *line, size_t len, uint64_t *key, clmlp_cl_ti
     char copy[LINE_MAX_BYTES], text[48];
     unsigned long long k;
     unsigned long crc;
+    unsigned clblast;
     int body_len = 0;
     if (len == 0 || len >= sizeof copy)
         return 0;
     memcpy(copy, line, len);
     copy[len] = '\0';
-    if (sscanf(copy, RECORD_TAG " %16llx %47s%n %8lx", &k, text, &body_len, &crc) != 3 ||
-        line_crc(copy, (size_t)body_len) != crc)
+    if (sscanf(copy, RECORD_TAG " %16llx %47s %u%n %8lx", &k, text, &clblast, &body_len, &crc) != 4 ||
+        line_crc(copy, (size_t)body_len) != crc || clblast > CLMLP_CL_ALL_PRODUCTS)
         return 0;
     clmlp_status s = clmlp_cl_tiles_parse(text, tiles);
+    tiles->clblast = clblast;
     *key = k;
     return s == CLMLP_OK;
 }
@@ -112,7 +117,7 @@ int clmlp_cl_tuning_lookup(const clmlp_cl_be *be, const size_t *sizes, size_t n_
         size_t len = end ? (size_t)(end - line) : strlen(line);
         uint64_t k;
         clmlp_cl_tiles t;
-        if (parse_record(line, len, &k, &t) && k == key) {
+        if (parse_record(line, len, &k, &t) && k == key && t.family == be->family) {
             *out = t;
             found = 1;
         }
@@ -154,7 +159,8 @@ clmlp_status clmlp_cl_tuning_store(const clmlp_cl_be *be, const size_t *sizes, s
         line = end ? end + 1 : line + len;
     }
     free(old);
-    int body = snprintf(text + n, LINE_MAX_BYTES, RECORD_TAG " %016llx %s", (unsigned long long)key, formatted);
+    int body = snprintf(text + n, LINE_MAX_BYTES, RECORD_TAG " %016llx %s %u", (unsigned long long)key, formatted,
+                        tiles->clblast & CLMLP_CL_ALL_PRODUCTS);
     n += (size_t)snprintf(text + n + (size_t)body, LINE_MAX_BYTES - (size_t)body, " %08lx\n",
                           line_crc(text + n, (size_t)body)) +
          (size_t)body;
