@@ -148,3 +148,15 @@ void report_progress_done(report_progress *p)
 }
 
 double report_now(void) { return clmlp_seconds(); }
+
+void report_print_profile(FILE *out, const clmlp_kernel_profile *k, size_t n, double epoch_seconds)
+{
+    double total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += k[i].seconds;
+    fprintf(out, "  kernel profile: %.3f s on the device in %.3f s (%.0f %%)\n", total, epoch_seconds,
+            epoch_seconds > 0 ? 100 * total / epoch_seconds : 0.0);
+    for (size_t i = 0; i < n; i++)
+        fprintf(out, "  %-20s %10llu launches %10.3f s %6.1f %%\n", k[i].kernel, (unsigned long long)k[i].launches,
+                k[i].seconds, total > 0 ? 100 * k[i].seconds / total : 0.0);
+}

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "clmlp.h"
+
 typedef struct report_epoch {
     size_t epoch;          /* from 1 */
     double train_loss;     /* mean per sample, during the epoch */
@@ -28,6 +30,10 @@ int report_write_svg(const char *path, const report_epoch *rows, size_t n, const
 /* One JSON object on one line: epoch, train_loss, train_accuracy, test_loss,
  * test_accuracy, samples_per_s, seconds, lr. */
 void report_print_json(FILE *out, const report_epoch *row);
+
+/* The kernels' share of an epoch (clmlp_profile's rows): launches and device time per
+ * kernel, and their sum against the epoch's wall time. */
+void report_print_profile(FILE *out, const clmlp_kernel_profile *k, size_t n, double epoch_seconds);
 
 /* A progress bar on a terminal (samples/s, running loss), redrawn in place on `out`;
  * progress_done clears it. When `out` is not a terminal both do nothing. */

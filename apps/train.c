@@ -50,6 +50,8 @@ static const char help[] =
     "  --metrics FILE.csv  one row per epoch\n"
     "  --plot FILE.svg     loss and accuracy curves, redrawn after every epoch\n"
     "  --json              one JSON object per epoch on stdout; human output goes to stderr\n"
+    "  --profile           after every epoch, each kernel's launches and device time (OpenCL;\n"
+    "                      also with CLMLP_PROFILE=1)\n"
     "  --help              this text\n";
 
 typedef struct {
@@ -79,6 +81,10 @@ static int parse(int argc, char **argv, options *o)
         }
         if (strcmp(opt, "--json") == 0) {
             o->json = 1;
+            continue;
+        }
+        if (strcmp(opt, "--profile") == 0) {
+            o->cfg.profile = 1;
             continue;
         }
         if (strncmp(opt, "--", 2) != 0 || !val)
@@ -289,6 +295,10 @@ int cmd_train(int argc, char **argv)
         fprintf(human,
                 "epoch %zu/%llu  train loss %.4f  test loss %.4f  test accuracy %.2f%%  %.1f s  %.0f samples/s\n",
                 e + 1, first + o.epochs, st.loss, ev.loss, 100 * ev.accuracy, st.seconds, rows[i].samples_per_s);
+        clmlp_kernel_profile kernels[48];
+        size_t n_kernels = 0;
+        if (clmlp_profile(net, kernels, 48, &n_kernels, 1) == CLMLP_OK) /* the epoch and its evaluation */
+            report_print_profile(human, kernels, n_kernels < 48 ? n_kernels : 48, st.seconds);
         fflush(human);
         if (o.json)
             report_print_json(stdout, &rows[i]);

@@ -29,7 +29,7 @@
 
 typedef struct {
     int runs, json, profile;
-    size_t epoch_samples, per_sample_samples;
+    size_t epoch_samples, per_sample_samples, batch;
     const char *only, *data;
     int backends[2], dtypes[2]; /* which to run */
     const char *self;
@@ -365,7 +365,7 @@ static void usage(void)
 {
     puts("usage: clmlp_bench [--runs N] [--only minibatch,per-sample,kernels,cold-start] [--backends host,opencl]\n"
          "                   [--dtypes f32,f64] [--epoch-samples N] [--per-sample-samples N] [--data DIR] [--json]\n"
-         "                   [--profile]\n"
+         "                   [--batch N (minibatch, default 128)] [--profile]\n"
          "\n"
          "Medians of N runs (default 5) with min and max; --json also writes JSON lines to stderr;\n"
          "--profile prints each kernel's launches and device time per training step (OpenCL).");
@@ -378,6 +378,7 @@ int main(int argc, char **argv)
     options o = {.runs = 5,
                  .epoch_samples = 60000,
                  .per_sample_samples = 3000,
+                 .batch = 128,
                  .data = DATA_DIR,
                  .backends = {1, 1},
                  .dtypes = {1, 1},
@@ -402,6 +403,8 @@ int main(int argc, char **argv)
             o.data = v;
         else if (strcmp(a, "--epoch-samples") == 0 && ++i)
             o.epoch_samples = (size_t)atol(v);
+        else if (strcmp(a, "--batch") == 0 && ++i)
+            o.batch = (size_t)atol(v);
         else if (strcmp(a, "--per-sample-samples") == 0 && ++i)
             o.per_sample_samples = (size_t)atol(v);
         else if (strcmp(a, "--backends") == 0 && ++i)
@@ -413,10 +416,14 @@ int main(int argc, char **argv)
             return strcmp(a, "--help") == 0 ? 0 : 2;
         }
     }
-    if (o.epoch_samples < 256 || o.epoch_samples > 60000 || o.per_sample_samples < 10 || o.per_sample_samples > 60000) {
-        fprintf(stderr, "bench: --epoch-samples must be 256..60000, --per-sample-samples 10..60000\n");
+    if (o.epoch_samples < 256 || o.epoch_samples > 60000 || o.per_sample_samples < 10 || o.per_sample_samples > 60000 ||
+        o.batch < 2 || o.batch > o.epoch_samples) {
+        fprintf(stderr, "bench: --epoch-samples must be 256..60000, --per-sample-samples 10..60000, --batch "
+                        "2..epoch samples\n");
         return 2;
     }
+    char minibatch_what[48];
+    snprintf(minibatch_what, sizeof minibatch_what, "784-256-128-10 batch %zu", o.batch);
     printf("%-11s %-14s %-4s %-34s %12s %12s %12s\n", "bench", "backend", "type", "workload", "median", "min", "max");
     const clmlp_backend backends[2] = {CLMLP_BACKEND_OPENCL, CLMLP_BACKEND_HOST};
     const clmlp_dtype dtypes[2] = {CLMLP_F32, CLMLP_F64};
@@ -431,8 +438,7 @@ int main(int argc, char **argv)
             clmlp_dtype d = dtypes[di];
             const size_t big[] = {784, 256, 128, 10}, small[] = {576, 16, 10};
             if (wanted(&o, "minibatch"))
-                train_throughput(&o, &m, "minibatch", big, 4, 0, 128, o.epoch_samples, b, d,
-                                 "784-256-128-10 batch 128");
+                train_throughput(&o, &m, "minibatch", big, 4, 0, o.batch, o.epoch_samples, b, d, minibatch_what);
             if (wanted(&o, "per-sample")) {
                 train_throughput(&o, &m, "per-sample", small, 3, 24, 1, o.per_sample_samples, b, d,
                                  "576-16-10 batch 1");

@@ -300,11 +300,12 @@ CLMLP_API clmlp_status clmlp_save_checkpoint(const clmlp_net *net, const clmlp_p
 CLMLP_API clmlp_status clmlp_load_checkpoint(const char *path, const clmlp_config *cfg, clmlp_net **out,
                                              clmlp_preprocess *pp, size_t *epochs_done);
 
-/* ---- tuning the CPU kernels ---------------------------------------------------- */
+/* ---- tuning the kernels -------------------------------------------------------- */
 
 typedef struct clmlp_tune_report {
-    char tiles[32];         /* the shape recorded, "VW:RxV:RxC" (clmlp_config.tiles) */
-    char default_tiles[32]; /* the shape the device's registers give */
+    char tiles[32];         /* the shape recorded (clmlp_config.tiles: "VW:RxV:RxC" or "gpu:…") */
+    char default_tiles[32]; /* the shape the device gives */
+    char clblast[48];       /* the products CLBlast runs faster: "none" or e.g. "forward,backprop" */
     double seconds_default; /* one training step's products with the default shape */
     double seconds_best;    /* and with the recorded one (never more than the default) */
     size_t candidates;      /* shapes built and checked */
@@ -312,12 +313,16 @@ typedef struct clmlp_tune_report {
     double search_seconds;
 } clmlp_tune_report;
 
-/* Searches the tile shapes of the OpenCL CPU kernels (CLMLP_PRODUCTS_OWN) for a net of
- * these sizes trained at `batch` (≥ 2) on cfg's device in cfg's dtype: each candidate is
- * checked against the host path before it is timed on the net's own products, and the
- * fastest (the device's default unless one beats it) is recorded in the tuning
- * database beside the program cache (CLMLP_CACHE_DIR), which clmlp_create consults for
- * nets of the same width class. report may be NULL. Takes a minute or two on a CPU. */
+/* Searches the shapes of the device's kernel family (CPU tiles or GPU work-groups, as
+ * clmlp_create would choose; cfg->kernels may force one) for a net of these sizes
+ * trained at `batch` (≥ 2) on cfg's device in cfg's dtype: each candidate is checked
+ * against the host path before it is timed on the net's own products; then each of the
+ * three products (forward, error propagation, weight gradient with the update) of the
+ * fastest shape is timed against CLBlast's GEMM with separate epilogues, and CLBlast is
+ * kept for a product where it is faster. The result (never slower than the device's
+ * default) is recorded in the tuning database beside the program cache
+ * (CLMLP_CACHE_DIR), which clmlp_create consults for nets of the same width class.
+ * report may be NULL. Takes a few minutes on a CPU. */
 CLMLP_API clmlp_status clmlp_tune(const clmlp_config *cfg, const size_t *sizes, size_t n_sizes, size_t batch,
                                   clmlp_tune_report *report);
 

@@ -155,60 +155,82 @@ DEFINE_SGD(realv, sgd_stepv)
 #define sgd_stepv sgd_step
 #endif
 
-/* sgd_step on the parameter at w with its velocity at v (untouched without momentum). */
-inline void sgd_at(__global real *w, __global real *v, real grad, real lr, real grad_scale, real momentum,
-                   real weight_decay)
-{
-    real vj = momentum != 0 ? *v : 0;
-    *w = sgd_step(*w, grad, &vj, lr, grad_scale, momentum, weight_decay);
-    if (momentum != 0)
-        *v = vj;
-}
+/* sgd_step on the parameter at w with its velocity at v (untouched without momentum);
+ * w in address space AS (the GPU family's per-sample kernel keeps W in local memory),
+ * v always in global memory. */
+#define DEFINE_SGD_AT(AS, name)                                                                                        \
+    inline void name(AS real *w, __global real *v, real grad, real lr, real grad_scale, real momentum,                 \
+                     real weight_decay)                                                                                \
+    {                                                                                                                  \
+        real vj = momentum != 0 ? *v : 0;                                                                              \
+        *w = sgd_step(*w, grad, &vj, lr, grad_scale, momentum, weight_decay);                                          \
+        if (momentum != 0)                                                                                             \
+            *v = vj;                                                                                                   \
+    }
+DEFINE_SGD_AT(__global, sgd_at)
+#ifdef CLMLP_GPU
+DEFINE_SGD_AT(__local, sgd_at_local)
+#endif
 
 /* The output delta and loss of one row of n outputs (the definitions in backend.h):
  *   MSE:        delta = 2(a - y) .* sech^2(z), returns sum  (a - y)^2
  *   softmax-CE: delta = softmax(z)*sum y - y,   returns -sum  y log softmax(z) (z's maximum
- *               subtracted first) */
-inline real output_delta_mse_row(uint n, __global const real *z, __global const real *a, __global const real *y,
-                                 __global real *delta)
-{
-    real loss = 0;
-    for (uint k = 0; k < n; k++) {
-        real diff = a[k] - y[k];
-        loss += diff * diff;
+ *               subtracted first)
+ * with z, a and delta in address space AS and y in YAS: all global (output_delta_*_row),
+ * or z, a, delta local and y global in the GPU family (output_delta_*_row_local). */
 #ifdef CLMLP_PLANT_MISSING_OUTPUT_SECH2 /* the exercise's first mistake, for the tests */
-        delta[k] = 2 * diff;
+#define MSE_DELTA(diff, z) (2 * (diff))
 #else
-        delta[k] = 2 * diff * sech2(z[k]);
+#define MSE_DELTA(diff, z) (2 * (diff) * sech2(z))
 #endif
+#define DEFINE_OUTPUT_DELTA_MSE(AS, YAS, name)                                                                         \
+    inline real name(uint n, AS const real *z, AS const real *a, YAS const real *y, AS real *delta)                    \
+    {                                                                                                                  \
+        real loss = 0;                                                                                                 \
+        for (uint k = 0; k < n; k++) {                                                                                 \
+            real diff = a[k] - y[k];                                                                                   \
+            loss += diff * diff;                                                                                       \
+            delta[k] = MSE_DELTA(diff, z[k]);                                                                          \
+        }                                                                                                              \
+        return loss;                                                                                                   \
     }
-    return loss;
-}
+#define DEFINE_OUTPUT_DELTA_CE(AS, YAS, name)                                                                          \
+    inline real name(uint n, AS const real *z, YAS const real *y, AS real *delta)                                      \
+    {                                                                                                                  \
+        real zmax = z[0];                                                                                              \
+        for (uint k = 1; k < n; k++)                                                                                   \
+            zmax = fmax(zmax, z[k]);                                                                                   \
+        real sum_exp = 0, sum_y = 0;                                                                                   \
+        for (uint k = 0; k < n; k++) {                                                                                 \
+            sum_exp += exp(z[k] - zmax);                                                                               \
+            sum_y += y[k];                                                                                             \
+        }                                                                                                              \
+        real log_sum = zmax + log(sum_exp), loss = 0;                                                                  \
+        for (uint k = 0; k < n; k++) {                                                                                 \
+            loss += y[k] * (log_sum - z[k]);                                                                           \
+            delta[k] = exp(z[k] - log_sum) * sum_y - y[k];                                                             \
+        }                                                                                                              \
+        return loss;                                                                                                   \
+    }
+DEFINE_OUTPUT_DELTA_MSE(__global, __global, output_delta_mse_row)
+DEFINE_OUTPUT_DELTA_CE(__global, __global, output_delta_ce_row)
+#ifdef CLMLP_GPU
+DEFINE_OUTPUT_DELTA_MSE(__local, __global, output_delta_mse_row_local)
+DEFINE_OUTPUT_DELTA_CE(__local, __global, output_delta_ce_row_local)
+#endif
 
-inline real output_delta_ce_row(uint n, __global const real *z, __global const real *y, __global real *delta)
-{
-    real zmax = z[0];
-    for (uint k = 1; k < n; k++)
-        zmax = fmax(zmax, z[k]);
-    real sum_exp = 0, sum_y = 0;
-    for (uint k = 0; k < n; k++) {
-        sum_exp += exp(z[k] - zmax);
-        sum_y += y[k];
+/* The index of the largest of n values (the first on ties), in global memory
+ * (argmax_row) or, in the GPU family, local memory (argmax_row_local). */
+#define DEFINE_ARGMAX(AS, name)                                                                                        \
+    inline uint name(AS const real *v, uint n)                                                                         \
+    {                                                                                                                  \
+        uint best = 0;                                                                                                 \
+        for (uint k = 1; k < n; k++)                                                                                   \
+            if (v[k] > v[best])                                                                                        \
+                best = k;                                                                                              \
+        return best;                                                                                                   \
     }
-    real log_sum = zmax + log(sum_exp), loss = 0;
-    for (uint k = 0; k < n; k++) {
-        loss += y[k] * (log_sum - z[k]);
-        delta[k] = exp(z[k] - log_sum) * sum_y - y[k];
-    }
-    return loss;
-}
-
-/* The index of the largest of n values (the first on ties). */
-inline uint argmax_row(__global const real *v, uint n)
-{
-    uint best = 0;
-    for (uint k = 1; k < n; k++)
-        if (v[k] > v[best])
-            best = k;
-    return best;
-}
+DEFINE_ARGMAX(__global, argmax_row)
+#ifdef CLMLP_GPU
+DEFINE_ARGMAX(__local, argmax_row_local)
+#endif

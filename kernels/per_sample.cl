@@ -1,3 +1,4 @@
+#ifndef CLMLP_GPU /* the CPU family's (the GPU family's: per_sample_gpu.cl) */
 /*
  * Per-sample SGD (batch 1, the exercise's mode) for nets of up to 4 layers, as one
  * kernel that runs `count` consecutive steps of the epoch: a launch per step costs more
@@ -121,3 +122,4 @@ __kernel void train_per_sample(uint L, uint n0, uint n1, uint n2, uint n3, uint 
     stats[0] += loss_sum;
     stats[1] += correct;
 }
+#endif

@@ -57,30 +57,55 @@ __kernel void sgd_momentum(uint count, real lr, real grad_scale, real momentum, 
 }
 
 /* stats[0] += sum of row_loss, stats[1] += rows classified right, stats[2] = step if
- * still 0 and the loss is not finite. One work-item: the batch is summed in a fixed
- * order, so results repeat run after run. */
+ * still 0 and the loss is not finite. One work-group of GROUP work-items (one work-item
+ * in the CPU family): work-item lid takes rows lid, lid + GROUP, ... in order, and the
+ * partial sums are added by a fixed tree in local memory, so results repeat run after
+ * run. Global size = local size = GROUP. */
 __kernel void batch_stats(uint batch, uint n, __global const real *out, __global const real *y,
                           __global const real *row_loss, uint step, __global real *stats)
 {
-    if (get_global_id(0) != 0)
-        return;
+    __local real loss_part[GROUP], correct_part[GROUP];
+    uint lid = get_local_id(0);
     real loss = 0, correct = 0;
-    for (uint i = 0; i < batch; i++) {
+    for (uint i = lid; i < batch; i += GROUP) {
         loss += row_loss[i];
         correct += argmax_row(out + (size_t)i * n, n) == argmax_row(y + (size_t)i * n, n);
     }
-    stats[0] += loss;
-    stats[1] += correct;
-    if (!isfinite(loss) && stats[2] == 0)
-        stats[2] = step;
+    loss_part[lid] = loss;
+    correct_part[lid] = correct;
+    for (uint s = GROUP / 2; s > 0; s /= 2) {
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if (lid < s) {
+            loss_part[lid] += loss_part[lid + s];
+            correct_part[lid] += correct_part[lid + s];
+        }
+    }
+    if (lid == 0) { /* the last step's sums are work-item 0's own */
+        stats[0] += loss_part[0];
+        stats[1] += correct_part[0];
+        if (!isfinite(loss_part[0]) && stats[2] == 0)
+            stats[2] = step;
+    }
 }
 
-/* confusion[true label * n + predicted] += 1 per row. One work-item (no atomics). */
+/* confusion[true label * n + predicted] += 1 per row, without atomics: one work-group of
+ * GROUP work-items (one work-item in the CPU family) takes the rows GROUP at a time, each
+ * work-item finding one row's cell; then the work-item lid owns the cells c with
+ * c % GROUP == lid and counts, in row order, the rows that fell in them. Global size =
+ * local size = GROUP. */
 __kernel void confusion_update(uint batch, uint n, __global const real *out, __global const real *y,
                                __global real *confusion)
 {
-    if (get_global_id(0) != 0)
-        return;
-    for (uint i = 0; i < batch; i++)
-        confusion[argmax_row(y + (size_t)i * n, n) * n + argmax_row(out + (size_t)i * n, n)] += 1;
+    __local uint cell[GROUP];
+    uint lid = get_local_id(0);
+    for (uint i0 = 0; i0 < batch; i0 += GROUP) {
+        uint i = i0 + lid, rows = batch - i0 < GROUP ? batch - i0 : GROUP;
+        if (i < batch)
+            cell[lid] = argmax_row(y + (size_t)i * n, n) * n + argmax_row(out + (size_t)i * n, n);
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (uint t = 0; t < rows; t++)
+            if (cell[t] % GROUP == lid)
+                confusion[cell[t]] += 1;
+        barrier(CLK_LOCAL_MEM_FENCE); /* before the next rows overwrite cell */
+    }
 }

@@ -14,7 +14,10 @@ cmake --build build-asan -j"$jobs"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:detect_odr_violation=0"
 export LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-ctest --test-dir build-asan --output-on-failure -j"$jobs"
+# The suite once, and of its GPU-family repeats (CLMLP_KERNELS=gpu) those that reach the
+# GPU family's host code: the API and the training paths.
+ctest --test-dir build-asan --output-on-failure -j"$jobs" -E '_gpu$'
+ctest --test-dir build-asan --output-on-failure -j"$jobs" -R '^(test_api|test_train_paths)_gpu$'
 
 # Separate nets from separate threads: two concurrent trainings under ThreadSanitizer.
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DCLMLP_WERROR=ON -DCMAKE_C_FLAGS="-fsanitize=thread" \

@@ -18,7 +18,7 @@ ctest --test-dir build --output-on-failure -j"$jobs"
 echo "== the installed package: examples/ built with CMake and pkg-config against it"
 bash scripts/check-install.sh build
 
-echo "== planted bug: the output delta without sech²(z[L]) must fail the gradient tests, on every path that trains"
+echo "== planted bug: the output delta without sech²(z[L]) must fail the gradient tests, on every path that trains, in both kernel families"
 cmake -S . -B build-planted-bug -DCLMLP_WERROR=ON -DCLMLP_PLANT_MISSING_OUTPUT_SECH2=ON >/dev/null
 cmake --build build-planted-bug -j"$jobs" --target test_exercise test_train_paths >/dev/null
 planted() { # planted NAME COMMAND...: the command must fail
@@ -32,10 +32,17 @@ planted() { # planted NAME COMMAND...: the command must fail
     grep -E '^ERROR|FAILED  \]' build-planted-bug/out.txt | head -3 || true
     echo "OK: the planted bug was caught: $name"
 }
-planted "the exercise (finite differences, host and device)" ./build-planted-bug/tests/test_exercise
-for path in host batch per-sample; do
-    TRAIN_PATH=$path planted "training on the $path path" ./build-planted-bug/tests/test_train_paths
+for family in cpu gpu; do
+    export CLMLP_KERNELS=$family
+    planted "the exercise (finite differences, host and device; $family kernels)" ./build-planted-bug/tests/test_exercise
+    for path in host batch per-sample; do
+        TRAIN_PATH=$path planted "training on the $path path ($family kernels)" ./build-planted-bug/tests/test_train_paths
+    done
 done
+unset CLMLP_KERNELS
+
+echo "== the GPU kernels under Oclgrind (races, uninitialised reads, bounds)"
+bash scripts/oclgrind.sh build
 
 echo "== the whole suite under AddressSanitizer + UndefinedBehaviorSanitizer"
 bash scripts/sanitize.sh

@@ -137,8 +137,8 @@ typedef struct clmlp_backend_ops {
 struct clmlp_be {
     const clmlp_backend_ops *ops;
     clmlp_dtype dtype;
-    char name[256];   /* what clmlp_backend_name() reports */
-    char kernels[96]; /* what clmlp_kernel_info() reports */
+    char name[256];    /* what clmlp_backend_name() reports */
+    char kernels[160]; /* what clmlp_kernel_info() reports */
 };
 
 /* The backend the config asks for (AUTO: OpenCL if usable, else host) for a net of

@@ -135,7 +135,8 @@ expect 0 "gradcheck" -- "$clmlp" gradcheck --epochs 1
 grep -q "PASS" "$work/out" || fail "gradcheck printed no PASS"
 expect 0 "devices" -- "$clmlp" devices
 expect 0 "tune --show" -- "$clmlp" tune --show --layers 40,24,10 --dtype f32
-grep -q "tiles [0-9]*:[0-9]*x[0-9]*:[0-9]*x[0-9]*" "$work/out" || fail "tune --show names no tiles"
+grep -Eq "tiles ([0-9]+:[0-9]+x[0-9]+:[0-9]+x[0-9]+|gpu:[0-9]+x[0-9]+:[0-9]+x[0-9]+(:[0-9]+){4})" "$work/out" ||
+    fail "tune --show names no tiles"
 expect 2 "tune with batch 1" -- "$clmlp" tune --batch 1
 
 [ "$failures" -eq 0 ] && echo "all command checks passed" || echo "$failures command check(s) failed"

@@ -2,14 +2,19 @@
  * Every operation of the OpenCL backend against the host backend, on random data at
  * awkward shapes (sizes 1, 3, 7, 10, 17, 33, 257, 784; batch 1 and > 1), in double and
  * float, with the simple kernels, the tiled products and CLBlast. Outputs are poisoned with NaN first, so
- * an element a kernel forgets to write fails the comparison.
+ * an element a kernel forgets to write fails the comparison. With CLMLP_KERNELS=gpu the
+ * same over the GPU family and a grid of its shapes, each also checked against common
+ * device limits (48 KiB of local memory, 256 work-items).
  */
 #include "support.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "backend.h"
+#include "config.h"
 #include "opencl/cl_common.h"
 
 typedef struct {
@@ -40,6 +45,7 @@ static int setup(void **state)
     cfg.dtype = st->dtype;
     TEST_OK(clmlp_host_backend_create(st->dtype, &st->host));
     cfg.products = st->gemm;
+    TEST_OK(clmlp_config_resolve(&cfg, &cfg)); /* CLMLP_KERNELS picks the family */
     TEST_OK(clmlp_cl_backend_create_tiled(&cfg, st->tiles, &st->dev));
     return 0;
 }
@@ -416,8 +422,37 @@ static void test_tanh_sweep(void **state)
     free(out);
 }
 
+/* The GPU family's kernels, as built, within what common GPUs allow: local memory
+ * ≤ 48 KiB per work-group (NVIDIA's OpenCL limit), work-groups ≤ 256 work-items (AMD's
+ * default) and within the built kernel's CL_KERNEL_WORK_GROUP_SIZE. */
+static void test_gpu_limits(void **state)
+{
+    suite *st = *state;
+    clmlp_cl_be *be = (clmlp_cl_be *)st->dev;
+    if (be->family != CLMLP_CL_GPU)
+        skip();
+    const clmlp_cl_gpu_shape *g = &be->tiles.gpu;
+    size_t group2d = (size_t)g->wg_m * g->wg_n;
+    assert_true(group2d <= 256 && g->group <= 256);
+    const cl_kernel *k = (const cl_kernel *)&be->k;
+    for (size_t i = 0; i < sizeof be->k / sizeof(cl_kernel); i++) {
+        size_t local = 0, max_group = 0;
+        TEST_OK(clmlp_cl_kernel_limits(be, k[i], &local, &max_group));
+        if (local > 48 * 1024)
+            fail_msg("kernel %zu of clmlp_cl_kernels uses %zu bytes of local memory (> 48 KiB)", i, local);
+        assert_true(max_group >= (group2d > g->group ? group2d : g->group));
+    }
+    size_t local = 0, max_group = 0;
+    TEST_OK(clmlp_cl_kernel_limits(be, be->k.gemm_nt, &local, &max_group));
+    size_t real = st->dtype == CLMLP_F64 ? 8 : 4; /* the products' two local tiles, as sized in gemm_gpu.cl */
+    size_t tiles = real * g->kt * ((size_t)g->wg_m * g->tm + g->lpad + (size_t)g->wg_n * g->tn + g->lpad);
+    assert_true(local >= tiles);
+    print_message("gemm_nt: %zu bytes of local memory, up to %zu work-items\n", local, max_group);
+}
+
 #define SUITE_TESTS(st)                                                                                                \
-    cmocka_unit_test_prestate_setup_teardown(test_forward_layer, setup, teardown, &st),                                \
+    cmocka_unit_test_prestate_setup_teardown(test_gpu_limits, setup, teardown, &st),                                   \
+        cmocka_unit_test_prestate_setup_teardown(test_forward_layer, setup, teardown, &st),                            \
         cmocka_unit_test_prestate_setup_teardown(test_output_delta, setup, teardown, &st),                             \
         cmocka_unit_test_prestate_setup_teardown(test_backprop_delta, setup, teardown, &st),                           \
         cmocka_unit_test_prestate_setup_teardown(test_weight_grad, setup, teardown, &st),                              \
@@ -426,6 +461,48 @@ static void test_tanh_sweep(void **state)
         cmocka_unit_test_prestate_setup_teardown(test_sgd_update, setup, teardown, &st),                               \
         cmocka_unit_test_prestate_setup_teardown(test_extreme_z, setup, teardown, &st),                                \
         cmocka_unit_test_prestate_setup_teardown(test_tanh_sweep, setup, teardown, &st)
+
+/* The GPU family: the device's default shape with each kind of product (the first
+ * n_default suites), then each vendor's default and the corners of the grid — load
+ * widths 1, 2, 4; work-groups 8x8, 16x16, 32x8, 8x32; K steps 8, 16, 32; tiles larger
+ * than most of the shapes' M, N, K. */
+static int gpu_grid(suite *defaults, const char *const *default_names, size_t n_default)
+{
+    static const struct {
+        clmlp_dtype dtype;
+        const char *tiles, *name;
+    } grid[] = {
+        {CLMLP_F32, "gpu:16x16:2x2:16:2:1:256", "f32, gpu 16x16 2x2 k16 v2 (NVIDIA / AMD default)"},
+        {CLMLP_F64, "gpu:16x16:2x2:16:2:1:256", "f64, gpu 16x16 2x2 k16 v2 (NVIDIA / AMD default)"},
+        {CLMLP_F32, "gpu:8x8:4x4:16:4:1:64", "f32, gpu 8x8 4x4 k16 v4 (Intel default)"},
+        {CLMLP_F64, "gpu:8x8:1x1:8:1:0:64", "f64, gpu 8x8 1x1 k8 v1 pad 0"},
+        {CLMLP_F32, "gpu:32x8:4x2:32:4:1:256", "f32, gpu 32x8 4x2 k32 v4"},
+        {CLMLP_F64, "gpu:16x16:4x4:32:4:2:128", "f64, gpu 16x16 4x4 k32 v4 pad 2"},
+        {CLMLP_F32, "gpu:8x32:2x4:8:2:1:32", "f32, gpu 8x32 2x4 k8 v2"},
+        {CLMLP_F64, "gpu:4x4:3x3:16:1:1:16", "f64, gpu 4x4 3x3 k16 v1 (odd tiles)"},
+        {CLMLP_F32, "gpu:8x8:2x2:16:2:1:64", "f32, gpu 8x8 2x2 k16 v2, CLBlast error propagation"},
+    };
+    enum { N_GRID = sizeof grid / sizeof grid[0] };
+    static clmlp_cl_tiles tiles[N_GRID];
+    static suite suites[N_GRID];
+    int failed = 0;
+    for (size_t i = 0; i < n_default; i++) {
+        const struct CMUnitTest tests[] = {SUITE_TESTS(defaults[i])};
+        failed += _cmocka_run_group_tests(default_names[i], tests, sizeof tests / sizeof tests[0], NULL, NULL);
+    }
+    for (size_t i = 0; i < N_GRID; i++) {
+        if (clmlp_cl_tiles_parse(grid[i].tiles, &tiles[i]) != CLMLP_OK) {
+            fprintf(stderr, "%s: %s\n", grid[i].tiles, clmlp_last_error());
+            return 1;
+        }
+        if (i == N_GRID - 1)
+            tiles[i].clblast = CLMLP_CL_BACKPROP;
+        suites[i] = (suite){grid[i].dtype, CLMLP_PRODUCTS_OWN, &tiles[i], NULL, NULL};
+        const struct CMUnitTest tests[] = {SUITE_TESTS(suites[i])};
+        failed += _cmocka_run_group_tests(grid[i].name, tests, sizeof tests / sizeof tests[0], NULL, NULL);
+    }
+    return failed;
+}
 
 int main(void)
 {
@@ -437,6 +514,8 @@ int main(void)
                                 avx2_f64 = CLMLP_CL_CPU_TILES(4, 4, 3, 2, 4),
                                 narrow = CLMLP_CL_CPU_TILES(2, 3, 1, 1, 3), scalar = CLMLP_CL_CPU_TILES(1, 1, 1, 1, 1),
                                 wide = CLMLP_CL_CPU_TILES(4, 16, 4, 8, 8);
+    static clmlp_cl_tiles mixed = CLMLP_CL_CPU_TILES(4, 4, 3, 2, 4); /* the tuner gave two products to CLBlast */
+    mixed.clblast = CLMLP_CL_FORWARD | CLMLP_CL_WEIGHT_GRAD;
     static suite suites[] = {
         {CLMLP_F64, CLMLP_PRODUCTS_SIMPLE, NULL, NULL, NULL},
         {CLMLP_F64, CLMLP_PRODUCTS_OWN, NULL, NULL, NULL},
@@ -451,14 +530,26 @@ int main(void)
         {CLMLP_F32, CLMLP_PRODUCTS_OWN, &narrow, NULL, NULL},
         {CLMLP_F64, CLMLP_PRODUCTS_OWN, &scalar, NULL, NULL},
         {CLMLP_F32, CLMLP_PRODUCTS_OWN, &wide, NULL, NULL},
+        {CLMLP_F64, CLMLP_PRODUCTS_OWN, &mixed, NULL, NULL},
     };
-    const char *names[] = {
-        "f64, simple kernels",          "f64, tiled products (device tiles)", "f64, CLBlast products",
-        "f32, simple kernels",          "f32, tiled products (device tiles)", "f32, CLBlast products",
-        "f32, tiles 16-wide 8x2 / 4x4", "f64, tiles 8-wide 8x2 / 4x4",        "f32, tiles 8-wide 4x3 / 2x4",
-        "f64, tiles 4-wide 4x3 / 2x4",  "f32, tiles 2-wide 3x1 / 1x3",        "f64, tiles scalar 1x1 / 1x1",
-        "f32, tiles 4-wide 16x4 / 8x8"};
+    const char *names[] = {"f64, simple kernels",
+                           "f64, tiled products (device tiles)",
+                           "f64, CLBlast products",
+                           "f32, simple kernels",
+                           "f32, tiled products (device tiles)",
+                           "f32, CLBlast products",
+                           "f32, tiles 16-wide 8x2 / 4x4",
+                           "f64, tiles 8-wide 8x2 / 4x4",
+                           "f32, tiles 8-wide 4x3 / 2x4",
+                           "f64, tiles 4-wide 4x3 / 2x4",
+                           "f32, tiles 2-wide 3x1 / 1x3",
+                           "f64, tiles scalar 1x1 / 1x1",
+                           "f32, tiles 4-wide 16x4 / 8x8",
+                           "f64, tiles 4-wide 4x3 / 2x4, CLBlast forward and weight grad"};
     int failed = 0;
+    const char *family = getenv("CLMLP_KERNELS");
+    if (family && strcmp(family, "gpu") == 0)
+        return gpu_grid(suites, names, 6);
     for (size_t i = 0; i < sizeof suites / sizeof suites[0]; i++) {
         const struct CMUnitTest tests[] = {SUITE_TESTS(suites[i])};
         failed += _cmocka_run_group_tests(names[i], tests, sizeof tests / sizeof tests[0], NULL, NULL);

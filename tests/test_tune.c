@@ -17,6 +17,20 @@
 
 static const size_t sizes[] = {40, 24, 10};
 
+/* Shapes of the family CLMLP_KERNELS asks for (the suite runs for both). */
+static int gpu_family(void)
+{
+    const char *family = getenv("CLMLP_KERNELS");
+    return family && strcmp(family, "gpu") == 0;
+}
+
+static clmlp_cl_tiles tiles_of(const char *cpu, const char *gpu)
+{
+    clmlp_cl_tiles t;
+    TEST_OK(clmlp_cl_tiles_parse(gpu_family() ? gpu : cpu, &t));
+    return t;
+}
+
 static void planted_candidate_is_rejected(void **state)
 {
     (void)state;
@@ -28,7 +42,8 @@ static void planted_candidate_is_rejected(void **state)
     cfg.products = CLMLP_PRODUCTS_OWN;
     TEST_OK(clmlp_config_resolve(&cfg, &cfg));
     /* the planted one first: were it not rejected, it could win */
-    clmlp_cl_tiles candidates[2] = {CLMLP_CL_CPU_TILES(4, 4, 2, 2, 4), CLMLP_CL_CPU_TILES(4, 4, 2, 2, 4)}, best = {0};
+    clmlp_cl_tiles candidates[2], best = {0};
+    candidates[0] = candidates[1] = tiles_of("4:4x2:2x4", "gpu:4x4:2x2:8:2:1:16");
     candidates[0].planted_bug = 1;
     clmlp_tune_report report;
     memset(&report, 0, sizeof report);
@@ -82,7 +97,8 @@ static void corrupt_database_is_ignored_and_rebuilt(void **state)
     clmlp_config_init(&cfg);
     cfg.dtype = CLMLP_F32;
     TEST_OK(clmlp_config_resolve(&cfg, &cfg));
-    clmlp_cl_tiles tuned = CLMLP_CL_CPU_TILES(2, 3, 1, 1, 3);
+    clmlp_cl_tiles tuned = tiles_of("2:3x1:1x3", "gpu:8x8:1x2:8:2:1:32");
+    const char *tuned_text = gpu_family() ? " gpu:8x8:1x2:8:2:1:32 " : " 2:3x1:1x3 ";
     clmlp_be *be;
     TEST_OK(clmlp_cl_backend_create_tiled(&cfg, &tuned, &be));
     TEST_OK(clmlp_cl_tuning_store((clmlp_cl_be *)be, sizes, 3, &tuned));
@@ -93,9 +109,9 @@ static void corrupt_database_is_ignored_and_rebuilt(void **state)
     fclose(f);
     char flipped[256];
     snprintf(flipped, sizeof flipped, "%s", line);
-    char *tiles = strstr(flipped, " 2:3x1:1x3 ");
+    char *tiles = strstr(flipped, tuned_text);
     assert_non_null(tiles);
-    tiles[1] = '4'; /* 4:3x1:1x3: a valid shape, but the CRC no longer matches */
+    tiles[gpu_family() ? 5 : 1] = '4'; /* 4:3x1:1x3 or gpu:4x8:…: a valid shape, but the CRC no longer matches */
     write_text(db, flipped);
     assert_non_null(strstr(kernel_info_of_new_net(), "(device default)"));
 
@@ -103,7 +119,10 @@ static void corrupt_database_is_ignored_and_rebuilt(void **state)
     write_text(db, "garbage\n");
     TEST_OK(clmlp_cl_tuning_store((clmlp_cl_be *)be, sizes, 3, &tuned));
     const char *info = kernel_info_of_new_net();
-    assert_non_null(strstr(info, "tiles 2:3x1:1x3 (tuned)"));
+    char expected[64];
+    snprintf(expected, sizeof expected, "tiles %.*s (tuned)", (int)strlen(tuned_text) - 2, tuned_text + 1);
+    assert_non_null(strstr(info, expected));
+    assert_null(strstr(info, "CLBlast"));
     f = fopen(db, "r");
     assert_non_null(f);
     int lines = 0;
@@ -111,6 +130,11 @@ static void corrupt_database_is_ignored_and_rebuilt(void **state)
         lines++, assert_null(strstr(line, "garbage"));
     fclose(f);
     assert_int_equal(lines, 1);
+
+    /* the tuner's finding that CLBlast computes a product faster is kept and used */
+    tuned.clblast = CLMLP_CL_FORWARD | CLMLP_CL_WEIGHT_GRAD;
+    TEST_OK(clmlp_cl_tuning_store((clmlp_cl_be *)be, sizes, 3, &tuned));
+    assert_non_null(strstr(kernel_info_of_new_net(), "products own but CLBlast for forward weight-grad"));
     be->ops->destroy(be);
     test_tmp_dir_remove();
 }

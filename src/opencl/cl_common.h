@@ -178,7 +178,7 @@ clmlp_status clmlp_cl_tune_search(const clmlp_config *cfg, const size_t *sizes, 
 /* The backend with these tiles instead of the device's (tests and the tuner); NULL:
  * the device's. */
 clmlp_status clmlp_cl_backend_create_tiled(const clmlp_config *cfg, const clmlp_cl_tiles *tiles, clmlp_be **out);
-/* The fused per-sample kernel's layer limit (per_sample.cl). */
+/* The fused per-sample kernels' layer limit (per_sample.cl, per_sample_gpu.cl). */
 enum { CLMLP_CL_PER_SAMPLE_MAX_LAYERS = 4 };
 /* out = g ⊙ sech²(z) on count elements (out may be g): the CLBlast path's epilogue. */
 clmlp_status clmlp_cl_sech2_mul(clmlp_cl_be *be, size_t count, const clmlp_buf *z, const clmlp_buf *g, clmlp_buf *out);

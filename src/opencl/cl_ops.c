@@ -39,12 +39,56 @@ static clmlp_status product(clmlp_cl_be *be, clmlp_products how, int trans_a, si
                                    ldb, C, ldc, 1, (clmlp_karg[]){NO_BUFFER});
 }
 
+/* The work-group size of the 1-D kernels (batch_stats, confusion_update, the GPU family's
+ * train_per_sample): GROUP of the program, 1 in the CPU family. */
+static size_t group_of(const clmlp_cl_be *be) { return be->family == CLMLP_CL_GPU ? be->tiles.gpu.group : 1; }
+
+/* The GPU family's per-sample kernel keeps in local memory at most this much (of what the
+ * device has): with the scratch and W of 576-16-10 in f32, an occupancy-friendly share. */
+enum { PER_SAMPLE_LOCAL_LIMIT = 48 * 1024 };
+
+/* The local memory the GPU family's train_per_sample takes for net (per_sample_gpu.cl),
+ * in bytes: *scratch for x, z, a and delta of every layer and GROUP reals for the
+ * reductions, *weights for W and b of every layer, which the kernel keeps in local memory
+ * when both fit in *budget = min(CL_DEVICE_LOCAL_MEM_SIZE, PER_SAMPLE_LOCAL_LIMIT). 0 when
+ * the device cannot say or a layer's weights overflow the kernel's uint indices; sets no
+ * error message (cl_can asks). */
+static int per_sample_local_size(const clmlp_cl_be *be, const clmlp_layers *net, size_t *scratch, size_t *weights,
+                                 size_t *budget)
+{
+    size_t real_size = be->base.dtype == CLMLP_F64 ? sizeof(double) : sizeof(float);
+    size_t s = net->n[0] + group_of(be), w = 0;
+    for (size_t l = 1; l <= net->L; l++) {
+        size_t n_w = net->n[l] * net->n[l - 1];
+        if (n_w > UINT_MAX || n_w / net->n[l - 1] != net->n[l])
+            return 0;
+        s += 3 * net->n[l];
+        w += n_w + net->n[l];
+    }
+    cl_ulong device_local = 0;
+    if (clGetDeviceInfo(be->device, CL_DEVICE_LOCAL_MEM_SIZE, sizeof device_local, &device_local, NULL) != CL_SUCCESS)
+        return 0;
+    *budget = device_local < PER_SAMPLE_LOCAL_LIMIT ? (size_t)device_local : PER_SAMPLE_LOCAL_LIMIT;
+    *scratch = s * real_size;
+    *weights = w * real_size;
+    return 1;
+}
+
+/* The GPU family's train_per_sample runs net: its scratch fits the local memory. */
+static int per_sample_fits(const clmlp_cl_be *be, const clmlp_layers *net)
+{
+    size_t scratch, weights, budget;
+    return per_sample_local_size(be, net, &scratch, &weights, &budget) && scratch <= budget;
+}
+
 static int cl_can(const clmlp_be *base, clmlp_capability what, const clmlp_layers *net, size_t batch)
 {
     const clmlp_cl_be *be = (const clmlp_cl_be *)base;
     switch (what) {
     case CLMLP_CAN_FUSE_WEIGHT_SGD: return products_for(be, batch, CLMLP_CL_WEIGHT_GRAD) == CLMLP_PRODUCTS_OWN;
-    case CLMLP_CAN_TRAIN_PER_SAMPLE: return batch == 1 && net->L >= 1 && net->L <= CLMLP_CL_PER_SAMPLE_MAX_LAYERS;
+    case CLMLP_CAN_TRAIN_PER_SAMPLE:
+        return batch == 1 && net->L >= 1 && net->L <= CLMLP_CL_PER_SAMPLE_MAX_LAYERS &&
+               (be->family != CLMLP_CL_GPU || per_sample_fits(be, net));
     }
     return 0;
 }
@@ -197,24 +241,46 @@ static clmlp_status cl_gather_pixels(clmlp_be *base, const clmlp_buf *src, size_
                                           clmlp_cl_real(be, &t, shift), MEM(dst)});
 }
 
+/* batch_stats and confusion_update (training.cl) run as one work-group of GROUP. */
 static clmlp_status cl_batch_stats(clmlp_be *base, size_t batch, size_t n, const clmlp_buf *out, const clmlp_buf *y,
                                    const clmlp_buf *row_loss, size_t step, clmlp_buf *stats)
 {
+    clmlp_cl_be *be = BE(base);
     cl_uint ub, un, us = step > UINT_MAX ? UINT_MAX : (cl_uint)step;
+    size_t group = group_of(be);
     TRY(clmlp_cl_uint(batch, "batch", &ub));
     TRY(clmlp_cl_uint(n, "output size", &un));
-    return clmlp_cl_launch(BE(base), BE(base)->k.batch_stats, "batch_stats", 1, (size_t[]){1}, NULL, 7,
+    return clmlp_cl_launch(be, be->k.batch_stats, "batch_stats", 1, &group, &group, 7,
                            (clmlp_karg[]){ARG(ub), ARG(un), MEM(out), MEM(y), MEM(row_loss), ARG(us), MEM(stats)});
 }
 
 static clmlp_status cl_confusion_update(clmlp_be *base, size_t batch, size_t n, const clmlp_buf *out,
                                         const clmlp_buf *y, clmlp_buf *confusion)
 {
-    cl_uint ub, un;
+    clmlp_cl_be *be = BE(base);
+    cl_uint ub, un, cells;
+    size_t group = group_of(be);
     TRY(clmlp_cl_uint(batch, "batch", &ub));
     TRY(clmlp_cl_uint(n, "output size", &un));
-    return clmlp_cl_launch(BE(base), BE(base)->k.confusion_update, "confusion_update", 1, (size_t[]){1}, NULL, 5,
+    TRY(clmlp_cl_uint(n * n, "confusion cells", &cells));
+    return clmlp_cl_launch(be, be->k.confusion_update, "confusion_update", 1, &group, &group, 5,
                            (clmlp_karg[]){ARG(ub), ARG(un), MEM(out), MEM(y), MEM(confusion)});
+}
+
+/* The GPU family's launches of train_per_sample take at most this many FLOPs (and at
+ * least one sample), so that no launch runs long enough for a display GPU's watchdog. */
+#define PER_SAMPLE_LAUNCH_FLOPS 2e8
+
+/* Samples per launch of the GPU family's train_per_sample: about 2 FLOPs per weight for
+ * the forward product, 2 for the transposed one (layers above the first) and 4 for the
+ * update. */
+static size_t per_sample_launch_samples(const clmlp_layers *net)
+{
+    double flops = 0;
+    for (size_t l = 1; l <= net->L; l++)
+        flops += (double)net->n[l] * (double)net->n[l - 1] * (l > 1 ? 8 : 6);
+    double samples = PER_SAMPLE_LAUNCH_FLOPS / flops;
+    return samples < 1 ? 1 : samples > UINT_MAX ? UINT_MAX : (size_t)samples;
 }
 
 static clmlp_status cl_train_per_sample(clmlp_be *base, const clmlp_layers *net, const clmlp_buf *pixels, double scale,
@@ -225,7 +291,8 @@ static clmlp_status cl_train_per_sample(clmlp_be *base, const clmlp_layers *net,
     if (net->L < 1 || net->L > CLMLP_CL_PER_SAMPLE_MAX_LAYERS)
         return clmlp_fail(CLMLP_EINVAL, "the fused per-sample kernel takes 1 to %d layers, not %zu",
                           CLMLP_CL_PER_SAMPLE_MAX_LAYERS, net->L);
-    cl_uint u[5] = {0, 0, 0, 0, 0}, uL = (cl_uint)net->L, ce = net->loss == CLMLP_LOSS_SOFTMAX_CE, ufirst, ucount;
+    cl_uint u[5] = {0, 0, 0, 0, 0}, uL = (cl_uint)net->L, ce = net->loss == CLMLP_LOSS_SOFTMAX_CE, ufirst, ucount,
+            ulast;
     size_t work = 0;
     for (size_t l = 0; l <= net->L; l++) {
         TRY(clmlp_cl_uint(net->n[l], "layer size", &u[l]));
@@ -233,9 +300,10 @@ static clmlp_status cl_train_per_sample(clmlp_be *base, const clmlp_layers *net,
     }
     TRY(clmlp_cl_uint(first, "first sample", &ufirst));
     TRY(clmlp_cl_uint(count, "sample count", &ucount));
+    TRY(clmlp_cl_uint(first + count, "last sample", &ulast));
     TRY(clmlp_cl_reserve(be, &be->work, work));
     clmlp_real_arg r_lr, r_mom, r_wd, r_scale, r_shift;
-    clmlp_karg args[35] = {ARG(uL),
+    clmlp_karg args[37] = {ARG(uL),
                            ARG(u[0]),
                            ARG(u[1]),
                            ARG(u[2]),
@@ -261,7 +329,31 @@ static clmlp_status cl_train_per_sample(clmlp_be *base, const clmlp_layers *net,
         args[19 + 4 * (l - 1) + 2] = MEM(ly->vW);
         args[19 + 4 * (l - 1) + 3] = MEM(ly->vb);
     }
-    return clmlp_cl_launch(be, be->k.train_per_sample, "train_per_sample", 1, (size_t[]){1}, NULL, 35, args);
+    if (be->family != CLMLP_CL_GPU) /* per_sample.cl: one work-item, one launch */
+        return clmlp_cl_launch(be, be->k.train_per_sample, "train_per_sample", 1, (size_t[]){1}, (size_t[]){1}, 35,
+                               args);
+
+    /* per_sample_gpu.cl: one work-group with its local memory, launches of bounded work */
+    size_t scratch, weights, budget, group = group_of(be);
+    if (!per_sample_local_size(be, net, &scratch, &weights, &budget))
+        return clmlp_fail(CLMLP_EINVAL, "the per-sample kernel cannot take this net on this device");
+    if (scratch > budget)
+        return clmlp_fail(CLMLP_EINVAL,
+                          "the per-sample kernel's %zu bytes of activations do not fit the %zu bytes of local memory "
+                          "it may use",
+                          scratch, budget);
+    cl_uint w_local = weights <= budget - scratch;
+    args[35] = (clmlp_karg){w_local ? scratch + weights : scratch, NULL}; /* __local real *lmem */
+    args[36] = ARG(w_local);
+    size_t per_launch = per_sample_launch_samples(net);
+    for (size_t done = 0; done < count;) {
+        size_t n = count - done < per_launch ? count - done : per_launch;
+        ufirst = (cl_uint)(first + done);
+        ucount = (cl_uint)n;
+        TRY(clmlp_cl_launch(be, be->k.train_per_sample, "train_per_sample", 1, &group, &group, 37, args));
+        done += n;
+    }
+    return CLMLP_OK;
 }
 
 const clmlp_backend_ops clmlp_cl_ops = {

@@ -103,8 +103,11 @@ static clmlp_status device_setup(clmlp_cl_be *be)
     char tiles[32];
     static const char *const products[] = {"auto", "own", "clblast", "simple"};
     clmlp_cl_tiles_format(&be->tiles, tiles, sizeof tiles);
-    snprintf(be->base.kernels, sizeof be->base.kernels, "%s kernels, products %s, tiles %s (%s)",
-             be->family == CLMLP_CL_GPU ? "gpu" : "cpu", products[be->gemm], tiles, be->tiles_source);
+    unsigned cb = be->gemm == CLMLP_PRODUCTS_OWN ? be->tiles.clblast : 0;
+    snprintf(be->base.kernels, sizeof be->base.kernels, "%s kernels, products %s%s%s%s%s, tiles %s (%s)",
+             be->family == CLMLP_CL_GPU ? "gpu" : "cpu", products[be->gemm], cb ? " but CLBlast for" : "",
+             cb & CLMLP_CL_FORWARD ? " forward" : "", cb & CLMLP_CL_BACKPROP ? " backprop" : "",
+             cb & CLMLP_CL_WEIGHT_GRAD ? " weight-grad" : "", tiles, be->tiles_source);
 
     cl_int err;
     be->context = clCreateContext(NULL, 1, &be->device, NULL, NULL, &err);
