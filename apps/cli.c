@@ -191,3 +191,31 @@ size_t cli_argmax(const double *v, size_t n)
             best = k;
     return best;
 }
+
+const char *cli_plural(unsigned long long n) { return n == 1 ? "" : "s"; }
+
+void cli_format_sizes(const size_t *sizes, size_t n, char *buf, size_t size)
+{
+    size_t used = 0;
+    if (size)
+        buf[0] = '\0';
+    for (size_t l = 0; l < n && used < size; l++) {
+        int w = snprintf(buf + used, size - used, "%s%zu", l ? "-" : "", sizes[l]);
+        if (w < 0)
+            break;
+        used += (size_t)w;
+    }
+}
+
+void cli_format_net(const clmlp_net *net, char *buf, size_t size)
+{
+    size_t sizes[65];
+    size_t n = clmlp_num_layers(net) + 1;
+    if (n > 65) {
+        snprintf(buf, size, "%zu layers", n - 1);
+        return;
+    }
+    for (size_t l = 0; l < n; l++)
+        sizes[l] = clmlp_layer_size(net, l);
+    cli_format_sizes(sizes, n, buf, size);
+}

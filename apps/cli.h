@@ -32,6 +32,12 @@ int cli_find_data_dir(const char *given, char *dir, size_t size, const char **wh
 /* dir/<stem>.gz or dir/<stem> (also with '.' for the second '-', as some mirrors name
  * them): the first that exists. 0 when none does. */
 int cli_data_file(const char *dir, const char *stem, char *path, size_t size);
+/* "s" for any count but 1, "" for 1: "%zu epoch%s", n, cli_plural(n). */
+const char *cli_plural(unsigned long long n);
+/* The net's sizes as "784-256-10" into buf (truncated to size). */
+void cli_format_net(const clmlp_net *net, char *buf, size_t size);
+/* The same for a list of sizes. */
+void cli_format_sizes(const size_t *sizes, size_t n, char *buf, size_t size);
 /* Index of the largest of n scores. */
 size_t cli_argmax(const double *v, size_t n);
 

@@ -7,7 +7,7 @@
 #include <string.h>
 
 typedef struct {
-    const report_epoch *rows;
+    const report_row *rows;
     size_t n;
     const char *title;
 } doc;
@@ -17,7 +17,7 @@ enum { PLOT_TOP = 115, PLOT_BOTTOM = SVG_H - 65, PLOT_LEFT = 80, PLOT_RIGHT = 47
 /* Data and ticks stay this far inside the axes, so markers do not sit on them. */
 enum { INSET = 8, MARKER_MAX_POINTS = 40, MAX_TICKS = 40 };
 
-static const char color_train[] = "#1f77b4", color_test[] = "#e6550d";
+static const char color_train[] = "#1f77b4", color_test[] = "#e6550d", color_val[] = "#2ca02c";
 
 /* Writes s as XML character data: markup characters escaped, control characters that XML
  * 1.0 forbids dropped, and bytes that are not UTF-8 replaced so the file stays parseable. */
@@ -99,9 +99,9 @@ static axis x_axis(const doc *d)
 {
     if (d->n == 0)
         return (axis){0.5, 1.5, 1};
-    double lo = (double)d->rows[0].epoch, hi = lo;
+    double lo = (double)d->rows[0].e.epoch, hi = lo;
     for (size_t i = 1; i < d->n; i++) {
-        double e = (double)d->rows[i].epoch;
+        double e = (double)d->rows[i].e.epoch;
         lo = e < lo ? e : lo;
         hi = e > hi ? e : hi;
     }
@@ -136,13 +136,15 @@ static void tick_label(char *buf, size_t size, double v, double step)
 
 typedef struct {
     const char *name, *color;
-    double (*get)(const report_epoch *r);
+    double (*get)(const report_row *r);
 } series;
 
-static double get_train_loss(const report_epoch *r) { return r->train_loss; }
-static double get_test_loss(const report_epoch *r) { return r->test_loss; }
-static double get_train_acc(const report_epoch *r) { return 100 * r->train_accuracy; }
-static double get_test_acc(const report_epoch *r) { return 100 * r->test_accuracy; }
+static double get_train_loss(const report_row *r) { return r->e.train_loss; }
+static double get_test_loss(const report_row *r) { return r->e.test_loss; }
+static double get_train_acc(const report_row *r) { return 100 * r->e.train_accuracy; }
+static double get_test_acc(const report_row *r) { return 100 * r->e.test_accuracy; }
+static double get_val_loss(const report_row *r) { return r->has_val ? r->val_loss : NAN; }
+static double get_val_acc(const report_row *r) { return r->has_val ? 100 * r->val_accuracy : NAN; }
 
 /* Lines through the finite points, broken where a value is NaN or infinite; markers
  * on every point when there are few, else only on points that no line reaches. */
@@ -166,7 +168,7 @@ static void draw_series(FILE *f, const doc *d, const series *s, axis xa, axis ya
                     "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" "
                     "stroke-linejoin=\"round\" points=\"",
                     s->color);
-        fprintf(f, "%s%.2f,%.2f", open ? " " : "", scale((double)d->rows[i].epoch, xa, left, right),
+        fprintf(f, "%s%.2f,%.2f", open ? " " : "", scale((double)d->rows[i].e.epoch, xa, left, right),
                 scale(v, ya, bottom, top));
         open = 1;
     }
@@ -180,18 +182,18 @@ static void draw_series(FILE *f, const doc *d, const series *s, axis xa, axis ya
             (i == 0 || !isfinite(s->get(&d->rows[i - 1]))) && (i + 1 == d->n || !isfinite(s->get(&d->rows[i + 1])));
         if (finite <= MARKER_MAX_POINTS || alone)
             fprintf(f, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"3.5\" fill=\"%s\"/>\n",
-                    scale((double)d->rows[i].epoch, xa, left, right), scale(v, ya, bottom, top), s->color);
+                    scale((double)d->rows[i].e.epoch, xa, left, right), scale(v, ya, bottom, top), s->color);
     }
 }
 
 static void draw_panel(FILE *f, const doc *d, double x0, const char *heading, const char *y_title, double empty_hi,
-                       const series s[2])
+                       const series *s, int n_series)
 {
     double left = x0 + PLOT_LEFT, right = x0 + PLOT_RIGHT, mid = (left + right) / 2;
     double bottom = PLOT_BOTTOM - INSET, top = PLOT_TOP + INSET;
     double lo = INFINITY, hi = -INFINITY;
     for (size_t i = 0; i < d->n; i++)
-        for (int k = 0; k < 2; k++) {
+        for (int k = 0; k < n_series; k++) {
             double v = s[k].get(&d->rows[i]);
             if (isfinite(v)) {
                 lo = v < lo ? v : lo;
@@ -210,8 +212,8 @@ static void draw_panel(FILE *f, const doc *d, double x0, const char *heading, co
     fputs("</text>\n", f);
 
     /* Legend above the plot, so it never covers a line. */
-    for (int k = 0; k < 2; k++) {
-        double lx = left + 10 + k * 150;
+    for (int k = 0; k < n_series; k++) {
+        double lx = left + 10 + k * (n_series > 2 ? 120 : 150);
         fprintf(f,
                 "<line x1=\"%.1f\" y1=\"92\" x2=\"%.1f\" y2=\"92\" stroke=\"%s\" "
                 "stroke-width=\"2\"/>\n",
@@ -260,8 +262,8 @@ static void draw_panel(FILE *f, const doc *d, double x0, const char *heading, co
     fputs("</text>\n", f);
 
     if (has_data) {
-        draw_series(f, d, &s[0], xa, ya, x0);
-        draw_series(f, d, &s[1], xa, ya, x0);
+        for (int k = 0; k < n_series; k++)
+            draw_series(f, d, &s[k], xa, ya, x0);
     } else {
         fprintf(f,
                 "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"#888\">no data"
@@ -271,7 +273,7 @@ static void draw_panel(FILE *f, const doc *d, double x0, const char *heading, co
     fputs("</g>\n", f);
 }
 
-int svg_plot_write(FILE *f, const report_epoch *rows, size_t n, const char *title_or_null)
+int svg_plot_write(FILE *f, const report_row *rows, size_t n, const char *title_or_null)
 {
     const doc document = {rows, n, title_or_null}, *d = &document;
     const char *title = d->title && *d->title ? d->title : "clmlp training";
@@ -292,19 +294,49 @@ int svg_plot_write(FILE *f, const report_epoch *rows, size_t n, const char *titl
     /* The numbers a reader looks for first, under the title. */
     fprintf(f, "<text x=\"%d\" y=\"48\" text-anchor=\"middle\" fill=\"#555\">%zu epoch%s", SVG_W / 2, d->n,
             d->n == 1 ? "" : "s");
-    if (d->n) {
-        const report_epoch *last = &d->rows[d->n - 1];
+    /* With a validation set the test set is evaluated once, after the epoch whose model
+     * was kept: the summary names that epoch, and the test series is that one point. */
+    int has_val = 0, has_test = 0;
+    size_t best = d->n, tested = d->n;
+    for (size_t i = 0; i < d->n; i++) {
+        const report_row *r = &d->rows[i];
+        has_val |= r->has_val;
+        if (isfinite(r->e.test_loss) || isfinite(r->e.test_accuracy))
+            has_test = 1, tested = i;
+        if (r->has_val && isfinite(r->val_loss) && (best == d->n || r->val_loss < d->rows[best].val_loss))
+            best = i;
+    }
+    if (d->n && !has_val) {
+        const report_epoch *last = &d->rows[d->n - 1].e;
         if (isfinite(last->test_accuracy))
             fprintf(f, ", final test accuracy %.2f%%", 100 * last->test_accuracy);
         if (isfinite(last->test_loss))
             fprintf(f, ", final test loss %.4g", last->test_loss);
+    } else if (d->n) {
+        if (best < d->n)
+            fprintf(f, ", best validation loss %.4g (epoch %zu)", d->rows[best].val_loss, d->rows[best].e.epoch);
+        if (tested < d->n && isfinite(d->rows[tested].e.test_accuracy))
+            fprintf(f, ", test accuracy %.2f%% (epoch %zu)", 100 * d->rows[tested].e.test_accuracy,
+                    d->rows[tested].e.epoch);
     }
     fputs("</text>\n", f);
 
-    const series loss[2] = {{"train loss", color_train, get_train_loss}, {"test loss", color_test, get_test_loss}};
-    const series acc[2] = {{"train accuracy", color_train, get_train_acc}, {"test accuracy", color_test, get_test_acc}};
-    draw_panel(f, d, 0, "Loss", "loss (mean per sample)", 1, loss);
-    draw_panel(f, d, PANEL_W, "Accuracy", "accuracy (%)", 100, acc);
+    series loss[3] = {{"train loss", color_train, get_train_loss}},
+           acc[3] = {{"train accuracy", color_train, get_train_acc}};
+    int n_series = 1;
+    if (has_val) {
+        loss[n_series] = (series){"validation loss", color_val, get_val_loss};
+        acc[n_series++] = (series){"validation accuracy", color_val, get_val_acc};
+    }
+    if (has_test || !has_val) {
+        loss[n_series] = (series){"test loss", color_test, get_test_loss};
+        acc[n_series++] = (series){"test accuracy", color_test, get_test_acc};
+    }
+    if (n_series == 3) /* short names, so that three fit above a panel */
+        for (int k = 0; k < 3; k++)
+            loss[k].name = acc[k].name = k == 0 ? "train" : k == 1 ? "validation" : "test";
+    draw_panel(f, d, 0, "Loss", "loss (mean per sample)", 1, loss, n_series);
+    draw_panel(f, d, PANEL_W, "Accuracy", "accuracy (%)", 100, acc, n_series);
     fputs("</svg>\n", f);
     return 0;
 }

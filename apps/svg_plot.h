@@ -7,6 +7,6 @@
 #include "report.h"
 
 /* Writes the plot of n epochs to f; the title may be NULL. 0 (errors show in ferror). */
-int svg_plot_write(FILE *f, const report_epoch *rows, size_t n, const char *title);
+int svg_plot_write(FILE *f, const report_row *rows, size_t n, const char *title);
 
 #endif

@@ -154,6 +154,20 @@ static clmlp_status host_sgd_momentum(clmlp_be *be, size_t count, const clmlp_sg
     return CLMLP_OK;
 }
 
+static clmlp_status host_adam(clmlp_be *be, size_t count, const clmlp_adam *adam, const clmlp_buf *grad, clmlp_buf *m,
+                              clmlp_buf *v, clmlp_buf *param)
+{
+    double step_size = adam->lr / adam->correction1, sqrt_correction2 = sqrt(adam->correction2);
+    if (is_f32(be))
+        adam_f32(count, (float)step_size, (float)adam->grad_scale, (float)adam->beta1, (float)adam->beta2,
+                 (float)adam->eps, (float)sqrt_correction2, (float)adam->weight_decay, F32(grad), F32(m), F32(v),
+                 F32(param));
+    else
+        adam_f64(count, step_size, adam->grad_scale, adam->beta1, adam->beta2, adam->eps, sqrt_correction2,
+                 adam->weight_decay, F64(grad), F64(m), F64(v), F64(param));
+    return CLMLP_OK;
+}
+
 static clmlp_status host_batch_stats(clmlp_be *be, size_t batch, size_t n, const clmlp_buf *out, const clmlp_buf *y,
                                      const clmlp_buf *row_loss, size_t step, clmlp_buf *stats)
 {
@@ -187,6 +201,7 @@ static const clmlp_backend_ops host_ops = {
     .backprop_delta = host_backprop_delta,
     .weight_grad = host_weight_grad,
     .sgd_momentum = host_sgd_momentum,
+    .adam = host_adam,
     .gather_rows = host_gather_rows,
     .gather_pixels = host_gather_pixels,
     .batch_stats = host_batch_stats,

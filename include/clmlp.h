@@ -170,6 +170,25 @@ CLMLP_API clmlp_status clmlp_get_state(const clmlp_net *net, size_t l, double *z
 /* W[l] −= lr·dW[l], b[l] −= lr·db[l] on every layer; lr finite and ≥ 0; needs a backward. */
 CLMLP_API clmlp_status clmlp_sgd_step(clmlp_net *net, double lr);
 
+/* Inference that leaves the net untouched: x batch × n_0 (finite), y batch × n_L
+ * receives a[L] (MSE) or the softmax probabilities (softmax-CE). Safe to call from
+ * several threads at once on one net, as long as nothing modifies the net meanwhile;
+ * it neither uses nor changes the forward state of clmlp_forward. */
+CLMLP_API clmlp_status clmlp_predict(const clmlp_net *net, const double *x, size_t batch, double *y);
+
+/* Per-input standardization kept with the model (like FANN's scaling parameters):
+ * input j becomes (x_j − mean[j]) / std[j]. The net does not apply it by itself:
+ * clmlp_standardize does, on rows of inputs, before they reach a dataset or a forward.
+ * mean and std hold n_0 values each, finite, std > 0; both NULL removes it. It is
+ * saved by clmlp_save and restored by clmlp_load. */
+CLMLP_API clmlp_status clmlp_set_standardization(clmlp_net *net, const double *mean, const double *std);
+/* *present receives 1 and mean, std (n_0 each, may be NULL) the values when the net has
+ * a standardization, else 0 and nothing is written. */
+CLMLP_API clmlp_status clmlp_get_standardization(const clmlp_net *net, double *mean, double *std, int *present);
+/* x rows × n_0 in place: x_j = (x_j − mean[j]) / std[j]; unchanged without a
+ * standardization. */
+CLMLP_API clmlp_status clmlp_standardize(const clmlp_net *net, double *x, size_t rows);
+
 /* Central finite differences of the loss on (x, y_true) with respect to W[l] and b[l]
  * (dW n_l × n_{l-1}, db n_l), from forward passes only: an independent check of
  * clmlp_backward. Costs two forwards per parameter; restores the layer and leaves no
@@ -220,16 +239,39 @@ CLMLP_API clmlp_status clmlp_dataset_load(clmlp_net *net, const char *images_pat
 /* The same from memory: count images of rows × cols bytes, count labels. */
 CLMLP_API clmlp_status clmlp_dataset_create(clmlp_net *net, const uint8_t *images, const uint8_t *labels, size_t count,
                                             size_t rows, size_t cols, clmlp_preprocess *pp, clmlp_dataset **out);
+/* A dataset of real-valued inputs and targets, copied once to the net's device in its
+ * dtype: x count × n_0, y count × n_L, row-major, finite (CLMLP_ENUMERIC naming row and
+ * column). Any loss: for MSE y is the target of a[L], for softmax-CE the target
+ * distribution. */
+CLMLP_API clmlp_status clmlp_dataset_from_arrays(clmlp_net *net, const double *x, const double *y, size_t count,
+                                                 clmlp_dataset **out);
+/* Classification: x count × n_0, labels[i] < n_L, targets one-hot as `target` says. */
+CLMLP_API clmlp_status clmlp_dataset_from_labels(clmlp_net *net, const double *x, const uint32_t *labels, size_t count,
+                                                 clmlp_target target, clmlp_dataset **out);
+/* A seeded shuffle of `data`: its first round(fraction·count) rows into *first, the
+ * rest into *second, both on the same device as data and of the same kind (0 < fraction
+ * < 1; each part must be non-empty). data is unchanged. */
+CLMLP_API clmlp_status clmlp_dataset_split(const clmlp_dataset *data, double fraction, uint64_t seed,
+                                           clmlp_dataset **first, clmlp_dataset **second);
 CLMLP_API void clmlp_dataset_destroy(clmlp_dataset *data);
 CLMLP_API size_t clmlp_dataset_count(const clmlp_dataset *data);
 
 /* ---- training and evaluation ---------------------------------------------- */
 
+typedef enum {
+    CLMLP_OPT_SGD = 0, /* torch.optim.SGD: v = momentum·v + g, W −= lr·v */
+    CLMLP_OPT_ADAM = 1 /* torch.optim.Adam: bias-corrected first and second moments */
+} clmlp_optimizer;
+
 typedef struct clmlp_train_options {
-    size_t batch;        /* samples per step (default 128) */
-    double lr;           /* learning rate for the loss averaged over the batch (0.1) */
-    double momentum;     /* 0: plain SGD; v = momentum·v + g, W −= lr·v (torch's SGD) */
-    double weight_decay; /* g += weight_decay·W (0) */
+    size_t batch;              /* samples per step (default 128) */
+    double lr;                 /* learning rate for the loss averaged over the batch (0.1) */
+    clmlp_optimizer optimizer; /* SGD (default) or ADAM */
+    double momentum;           /* SGD: 0 plain SGD, else v = momentum·v + g, W −= lr·v (0) */
+    double weight_decay;       /* g += weight_decay·W, for both optimizers (torch's L2 term) (0) */
+    /* ADAM: m = β1·m + (1−β1)·g, v = β2·v + (1−β2)·g², at step t
+     * W −= lr/(1−β1^t) · m / (√v/√(1−β2^t) + eps); defaults 0.9, 0.999, 1e-8 */
+    double beta1, beta2, eps;
     double lr_decay;     /* lr of epoch e (from 0) is lr·lr_decay^e (1: constant) */
     uint64_t seed;       /* the shuffle of epoch e is seeded by (seed, e) */
     size_t report_every; /* steps between progress callbacks (0: only at the end) */
@@ -248,11 +290,13 @@ typedef struct clmlp_epoch_stats {
     double seconds; /* wall time of the training loop */
 } clmlp_epoch_stats;
 
-/* One epoch of minibatch SGD over a shuffled `train`, entirely on the net's device:
+/* One epoch of minibatch training over a shuffled `train`, entirely on the net's device:
  * gather, forward, backward and update per batch; the only reads are the loss and
  * correct-count scalars at each report and at the end. `epoch` (from 0) picks the
- * shuffle and the decayed learning rate; momentum buffers persist across epochs (an
- * epoch with momentum 0 keeps none and zeroes them, as torch's SGD has no buffer then).
+ * shuffle and the decayed learning rate; the optimizer's state persists across epochs
+ * and clmlp_update calls (SGD with momentum 0 keeps none and zeroes it, as torch's SGD
+ * has no buffer then; changing the optimizer starts its state afresh). Works on every
+ * kind of dataset (for regression data the accuracy is the argmax agreement).
  * CLMLP_ENUMERIC naming the epoch and step when the loss turns NaN or Inf. */
 CLMLP_API clmlp_status clmlp_train_epoch(clmlp_net *net, const clmlp_dataset *train, const clmlp_train_options *opt,
                                          size_t epoch, clmlp_epoch_stats *stats);
@@ -264,6 +308,12 @@ typedef struct clmlp_eval {
     size_t classes;    /* n_L */
     size_t *confusion; /* classes × classes, row = true label, column = predicted; may be NULL */
 } clmlp_eval;
+
+/* After clmlp_backward: one step of the optimizer `opt` configures (opt->lr as given,
+ * no decay; batch and the report fields are ignored) on the gradients times grad_scale
+ * (1/batch for the batch-mean loss), with the same arithmetic and the same persistent
+ * state as clmlp_train_epoch. opt may be NULL (defaults). grad_scale finite and > 0. */
+CLMLP_API clmlp_status clmlp_update(clmlp_net *net, const clmlp_train_options *opt, double grad_scale);
 
 /* Loss, accuracy and (when confusion is not NULL, classes × classes entries) the
  * confusion matrix of the net on `data`, computed on the device. */
@@ -291,12 +341,13 @@ CLMLP_API clmlp_status clmlp_save(const clmlp_net *net, const clmlp_preprocess *
 CLMLP_API clmlp_status clmlp_load(const char *path, const clmlp_config *cfg, clmlp_net **out, clmlp_preprocess *pp);
 
 /* A checkpoint: the model plus what training needs to continue exactly as if it had not
- * stopped — the number of epochs done and the momentum velocities (format version 2,
- * docs/model-file.md). clmlp_load reads checkpoints too (ignoring the training state). */
+ * stopped — the number of epochs done and the optimizer's state (SGD's velocities, or
+ * Adam's moments and step count; docs/model-file.md). clmlp_load reads checkpoints too
+ * (ignoring the training state). */
 CLMLP_API clmlp_status clmlp_save_checkpoint(const clmlp_net *net, const clmlp_preprocess *pp, size_t epochs_done,
                                              const char *path);
 /* Like clmlp_load; epochs_done (may be NULL) receives the checkpoint's count, 0 for a
- * plain model file, and the net's momentum velocities are restored. */
+ * plain model file, and the net's optimizer state is restored. */
 CLMLP_API clmlp_status clmlp_load_checkpoint(const char *path, const clmlp_config *cfg, clmlp_net **out,
                                              clmlp_preprocess *pp, size_t *epochs_done);
 

@@ -172,6 +172,21 @@ DEFINE_SGD_AT(__global, sgd_at)
 DEFINE_SGD_AT(__local, sgd_at_local)
 #endif
 
+/* torch's Adam on the parameter at w with moments at m and v (backend.h's clmlp_adam):
+ * g = grad_scale*grad + weight_decay*w; m = beta1*m + (1-beta1)*g;
+ * v = beta2*v + (1-beta2)*g*g; w -= step_size * m / (sqrt(v) / sqrt_correction2 + eps),
+ * with step_size = lr / (1 - beta1^t) and sqrt_correction2 = sqrt(1 - beta2^t). */
+inline void adam_at(__global real *w, __global real *m, __global real *v, real grad, real step_size, real grad_scale,
+                    real beta1, real beta2, real eps, real sqrt_correction2, real weight_decay)
+{
+    real g = grad_scale * grad + weight_decay * *w;
+    real m1 = beta1 * *m + ((real)1 - beta1) * g;
+    real v1 = beta2 * *v + ((real)1 - beta2) * g * g;
+    *m = m1;
+    *v = v1;
+    *w -= step_size * (m1 / (sqrt(v1) / sqrt_correction2 + eps));
+}
+
 /* The output delta and loss of one row of n outputs (the definitions in backend.h):
  *   MSE:        delta = 2(a - y) .* sech^2(z), returns sum  (a - y)^2
  *   softmax-CE: delta = softmax(z)*sum y - y,   returns -sum  y log softmax(z) (z's maximum

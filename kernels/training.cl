@@ -56,6 +56,17 @@ __kernel void sgd_momentum(uint count, real lr, real grad_scale, real momentum, 
         sgd_at(param + e, velocity + e, grad[e], lr, grad_scale, momentum, weight_decay);
 }
 
+/* torch's Adam (common.cl's adam_at) on count elements. Global size count. */
+__kernel void adam_update(uint count, real step_size, real grad_scale, real beta1, real beta2, real eps,
+                          real sqrt_correction2, real weight_decay, __global const real *grad, __global real *m,
+                          __global real *v, __global real *param)
+{
+    size_t e = get_global_id(0);
+    if (e < count)
+        adam_at(param + e, m + e, v + e, grad[e], step_size, grad_scale, beta1, beta2, eps, sqrt_correction2,
+                weight_decay);
+}
+
 /* stats[0] += sum of row_loss, stats[1] += rows classified right, stats[2] = step if
  * still 0 and the loss is not finite. One work-group of GROUP work-items (one work-item
  * in the CPU family): work-item lid takes rows lid, lid + GROUP, ... in order, and the

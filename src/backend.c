@@ -130,6 +130,14 @@ clmlp_status clmlp_buf_download(clmlp_be *be, const clmlp_buf *src, double *dst,
     return s;
 }
 
+clmlp_status clmlp_buf_download_raw(clmlp_be *be, const clmlp_buf *src, void *dst, size_t n)
+{
+    if (src->kind == CLMLP_BUF_REAL)
+        return clmlp_fail(CLMLP_EINVAL, "raw download from a buffer of reals");
+    TRY(check_range(src, src->kind, 0, n, "download"));
+    return n == 0 ? CLMLP_OK : be->ops->mem_read(be, src->mem, dst, n * clmlp_buf_element_size(be, src->kind));
+}
+
 clmlp_status clmlp_buf_fill(clmlp_be *be, clmlp_buf *dst, size_t n, double value)
 {
     TRY(check_range(dst, CLMLP_BUF_REAL, 0, n, "fill"));

@@ -34,7 +34,8 @@ typedef struct clmlp_be clmlp_be;
  * has only a, the input). */
 typedef struct clmlp_layer {
     clmlp_buf *W, *b, *dW, *db;
-    clmlp_buf *vW, *vb;
+    clmlp_buf *vW, *vb; /* SGD's velocity, or Adam's first moment */
+    clmlp_buf *sW, *sb; /* Adam's second moment */
     clmlp_buf *z, *a, *delta;
 } clmlp_layer;
 
@@ -52,6 +53,15 @@ typedef struct clmlp_layers {
 typedef struct clmlp_sgd {
     double lr, grad_scale, momentum, weight_decay;
 } clmlp_sgd;
+
+/* One step of torch's Adam at step t (from 1), with its L2 term:
+ *   g = grad_scale·grad + weight_decay·param;  m = β1·m + (1−β1)·g;  v = β2·v + (1−β2)·g²
+ *   param −= (lr / correction1) · m / (√v / √correction2 + eps)
+ * where correction1 = 1 − β1^t and correction2 = 1 − β2^t. */
+typedef struct clmlp_adam {
+    double lr, grad_scale, beta1, beta2, eps, weight_decay;
+    double correction1, correction2;
+} clmlp_adam;
 
 /* What a backend can do beyond the required operations (asked by the step module). */
 typedef enum {
@@ -99,6 +109,9 @@ typedef struct clmlp_backend_ops {
      * NULL when sgd->momentum is 0). */
     clmlp_status (*sgd_momentum)(clmlp_be *be, size_t count, const clmlp_sgd *sgd, const clmlp_buf *grad,
                                  clmlp_buf *velocity, clmlp_buf *param);
+    /* adam's step on count elements of param from grad, with moments m and v. */
+    clmlp_status (*adam)(clmlp_be *be, size_t count, const clmlp_adam *adam, const clmlp_buf *grad, clmlp_buf *m,
+                         clmlp_buf *v, clmlp_buf *param);
     /* Only where can(CLMLP_CAN_FUSE_WEIGHT_SGD): weight_grad, then sgd_momentum on W
      * and on b, in one pass that never writes dW or db. */
     clmlp_status (*weight_grad_sgd)(clmlp_be *be, size_t batch, size_t n_in, size_t n_out, const clmlp_buf *delta,
@@ -160,6 +173,8 @@ clmlp_status clmlp_buf_upload(clmlp_be *be, clmlp_buf *dst, size_t offset, const
 clmlp_status clmlp_buf_upload_raw(clmlp_be *be, clmlp_buf *dst, size_t offset, const void *src, size_t n);
 /* The first n reals as double (waits). */
 clmlp_status clmlp_buf_download(clmlp_be *be, const clmlp_buf *src, double *dst, size_t n);
+/* The first n indices or bytes (INDEX and BYTE buffers; waits). */
+clmlp_status clmlp_buf_download_raw(clmlp_be *be, const clmlp_buf *src, void *dst, size_t n);
 /* The first n reals = value. */
 clmlp_status clmlp_buf_fill(clmlp_be *be, clmlp_buf *dst, size_t n, double value);
 

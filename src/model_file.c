@@ -3,7 +3,8 @@
  * synced, renamed over it, the directory synced: a crash leaves the old file or the new
  * one, and what is not a regular file is never replaced), loading the whole file (at
  * most CLMLP_MODEL_MAX_BYTES) and building the net it describes. The bytes themselves
- * are model_format.c's. The net is reached only through the API and its velocities.
+ * are model_format.c's. The net is reached only through the API, its optimizer moments
+ * and the optimizer fields (state_of, adam_steps) of net_internal.h.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -158,8 +159,10 @@ static clmlp_status read_file(const char *path, uint8_t **data, size_t *size)
     return CLMLP_OK;
 }
 
-/* The net the model describes, with cfg's backend, device and seed. */
-static clmlp_status build_net(const clmlp_model *m, const clmlp_config *cfg, const char *path, clmlp_net **out)
+/* The net the model describes, with cfg's backend, device and seed, its weights and its
+ * standardization; with with_state, also the optimizer state of a checkpoint. */
+static clmlp_status build_net(const clmlp_model *m, const clmlp_config *cfg, int with_state, const char *path,
+                              clmlp_net **out)
 {
     clmlp_config c;
     clmlp_config_init(&c);
@@ -176,7 +179,9 @@ static clmlp_status build_net(const clmlp_model *m, const clmlp_config *cfg, con
     clmlp_status s = clmlp_create(sizes, m->n_sizes, &c, &net);
     if (s != CLMLP_OK)
         s = clmlp_fail_context(s, "%s", path);
-    for (int state = 0; state <= m->has_state && s == CLMLP_OK; state++) {
+    /* state 0: the weights; 1 and 2: the first and second moments the file holds */
+    int states = with_state && m->has_state ? (m->moments[1] ? 2 : 1) : 0;
+    for (int state = 0; state <= states && s == CLMLP_OK; state++) {
         for (size_t l = 1; l < m->n_sizes && s == CLMLP_OK; l++) {
             size_t rows = sizes[l], cols = sizes[l - 1];
             /* clmlp_create checked rows · cols */
@@ -184,13 +189,27 @@ static clmlp_status build_net(const clmlp_model *m, const clmlp_config *cfg, con
             if (!W || !b)
                 s = clmlp_fail(CLMLP_ENOMEM, "%s: cannot allocate layer %zu (%zu × %zu weights)", path, l, rows, cols);
             else if ((s = clmlp_model_layer(m, state, l, W, b)) == CLMLP_OK) {
-                s = state ? clmlp_net_write_velocity(net, l, W, b) : clmlp_set_layer(net, l, W, b);
+                s = state ? clmlp_net_write_moment(net, state, l, W, b) : clmlp_set_layer(net, l, W, b);
                 if (s != CLMLP_OK)
                     s = clmlp_fail_context(s, "%s: layer %zu", path, l);
             }
             free(W);
             free(b);
         }
+    }
+    if (s == CLMLP_OK && states) {
+        net->state_of = m->optimizer;
+        net->adam_steps = m->adam_steps;
+    }
+    if (s == CLMLP_OK && m->standardization) {
+        double *mean = clmlp_alloc_array(sizes[0], sizeof *mean), *std = clmlp_alloc_array(sizes[0], sizeof *std);
+        if (!mean || !std)
+            s = clmlp_fail(CLMLP_ENOMEM, "%s: cannot allocate the standardization (%zu inputs)", path, sizes[0]);
+        else if ((s = clmlp_model_standardization(m, mean, std)) == CLMLP_OK &&
+                 (s = clmlp_set_standardization(net, mean, std)) != CLMLP_OK)
+            s = clmlp_fail_context(s, "%s", path);
+        free(mean);
+        free(std);
     }
     free(sizes);
     if (s != CLMLP_OK) {
@@ -201,13 +220,9 @@ static clmlp_status build_net(const clmlp_model *m, const clmlp_config *cfg, con
     return CLMLP_OK;
 }
 
-clmlp_status clmlp_load(const char *path, const clmlp_config *cfg, clmlp_net **out, clmlp_preprocess *pp)
-{
-    return clmlp_load_checkpoint(path, cfg, out, pp, NULL);
-}
-
-clmlp_status clmlp_load_checkpoint(const char *path, const clmlp_config *cfg, clmlp_net **out, clmlp_preprocess *pp,
-                                   size_t *epochs_done)
+/* Reads, checks and builds; clmlp_load ignores the training state (with_state 0). */
+static clmlp_status load(const char *path, const clmlp_config *cfg, clmlp_net **out, clmlp_preprocess *pp,
+                         int with_state, size_t *epochs_done)
 {
     if (!path || !out)
         return clmlp_fail(CLMLP_EINVAL, "clmlp_load: %s is NULL", !path ? "path" : "out");
@@ -218,14 +233,12 @@ clmlp_status clmlp_load_checkpoint(const char *path, const clmlp_config *cfg, cl
         return s;
     clmlp_model m = {0};
     s = clmlp_model_parse(data, len, path, &m);
-    clmlp_net *net = NULL;
-    if (s == CLMLP_OK)
-        s = build_net(&m, cfg, path, &net);
-    if (s == CLMLP_OK && m.epochs_done > SIZE_MAX) {
-        clmlp_destroy(net);
+    if (s == CLMLP_OK && m.epochs_done > SIZE_MAX)
         s = clmlp_fail(CLMLP_EFORMAT, "%s: %llu epochs done does not fit size_t", path,
                        (unsigned long long)m.epochs_done);
-    }
+    clmlp_net *net = NULL;
+    if (s == CLMLP_OK)
+        s = build_net(&m, cfg, with_state, path, &net);
     if (s == CLMLP_OK) {
         *out = net;
         if (pp) {
@@ -238,4 +251,15 @@ clmlp_status clmlp_load_checkpoint(const char *path, const clmlp_config *cfg, cl
     free(m.sizes);
     free(data);
     return s;
+}
+
+clmlp_status clmlp_load(const char *path, const clmlp_config *cfg, clmlp_net **out, clmlp_preprocess *pp)
+{
+    return load(path, cfg, out, pp, 0, NULL);
+}
+
+clmlp_status clmlp_load_checkpoint(const char *path, const clmlp_config *cfg, clmlp_net **out, clmlp_preprocess *pp,
+                                   size_t *epochs_done)
+{
+    return load(path, cfg, out, pp, 1, epochs_done);
 }

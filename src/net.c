@@ -25,8 +25,7 @@ static clmlp_status check_layer_index(const clmlp_net *net, size_t l, size_t fir
     return CLMLP_OK;
 }
 
-/* Refuses NaN and Inf, and values a float net cannot hold, naming the element. */
-static clmlp_status check_finite(const clmlp_net *net, const double *v, size_t rows, size_t cols, const char *what)
+clmlp_status clmlp_check_finite(const clmlp_net *net, const double *v, size_t rows, size_t cols, const char *what)
 {
     double limit = net->cfg.dtype == CLMLP_F32 ? FLT_MAX : DBL_MAX;
     for (size_t r = 0; r < rows; r++)
@@ -61,7 +60,7 @@ void clmlp_destroy(clmlp_net *net)
     if (net->be && net->layers) {
         for (size_t l = 1; l <= net->L; l++) {
             clmlp_layer *ly = &net->layers[l];
-            clmlp_buf *owned[] = {ly->W, ly->b, ly->dW, ly->db, ly->vW, ly->vb};
+            clmlp_buf *owned[] = {ly->W, ly->b, ly->dW, ly->db, ly->vW, ly->vb, ly->sW, ly->sb};
             for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++)
                 clmlp_buf_release(net->be, owned[i]);
         }
@@ -71,6 +70,8 @@ void clmlp_destroy(clmlp_net *net)
         net->be->ops->destroy(net->be);
     free(net->layers);
     free(net->n);
+    free(net->input_mean);
+    free(net->input_std);
     free(net);
 }
 
@@ -184,8 +185,8 @@ clmlp_status clmlp_set_layer(clmlp_net *net, size_t l, const double *W, const do
     if (!net || !W || !b)
         return clmlp_fail(CLMLP_EINVAL, "clmlp_set_layer: %s is NULL", !net ? "net" : !W ? "W" : "b");
     TRY(check_layer_index(net, l, 1));
-    TRY(check_finite(net, W, net->n[l], net->n[l - 1], "W"));
-    TRY(check_finite(net, b, 1, net->n[l], "b"));
+    TRY(clmlp_check_finite(net, W, net->n[l], net->n[l - 1], "W"));
+    TRY(clmlp_check_finite(net, b, 1, net->n[l], "b"));
     net->weights_moved = 1;
     TRY(clmlp_buf_upload(net->be, net->layers[l].W, 0, W, net->n[l] * net->n[l - 1]));
     return clmlp_buf_upload(net->be, net->layers[l].b, 0, b, net->n[l]);
@@ -214,7 +215,7 @@ clmlp_status clmlp_forward(clmlp_net *net, const double *x, size_t batch, double
             return clmlp_fail(CLMLP_EINVAL, "clmlp_forward: batch %zu × n_%zu = %zu overflows size_t", batch, l,
                               net->n[l]);
     }
-    TRY(check_finite(net, x, batch, net->n[0], "x"));
+    TRY(clmlp_check_finite(net, x, batch, net->n[0], "x"));
     TRY(clmlp_step_reserve(net, batch));
 
     net->batch = 0; /* no usable state until the pass completes */
@@ -237,11 +238,11 @@ clmlp_status clmlp_backward(clmlp_net *net, const double *y_true, double *loss)
         return clmlp_fail(CLMLP_EINVAL,
                           "clmlp_backward: the weights changed since the last clmlp_forward; run it again");
     size_t batch = net->batch, L = net->L;
-    TRY(check_finite(net, y_true, batch, net->n[L], "y_true"));
+    TRY(clmlp_check_finite(net, y_true, batch, net->n[L], "y_true"));
 
     net->have_grad = 0;
     TRY(clmlp_step_set_targets(net, y_true, batch));
-    TRY(clmlp_step_backward(net, batch, NULL));
+    TRY(clmlp_step_backward(net, batch));
 
     net->have_grad = 1;
     if (!loss)
@@ -299,35 +300,123 @@ clmlp_status clmlp_sgd_step(clmlp_net *net, double lr)
     return CLMLP_OK;
 }
 
-/* ---- momentum velocities (zeros before any training) -------------------- */
+/* ---- optimizer state (zeros before any training) -------------------------- */
 
-clmlp_status clmlp_net_read_velocity(const clmlp_net *net, size_t l, double *vW, double *vb)
+static clmlp_buf **moment_slot(clmlp_layer *ly, int moment, int bias)
 {
-    const clmlp_layer *ly = &net->layers[l];
-    size_t n_w = net->n[l] * net->n[l - 1];
-    if (!ly->vW || !ly->vb) { /* never trained */
-        memset(vW, 0, n_w * sizeof *vW);
-        memset(vb, 0, net->n[l] * sizeof *vb);
-        return CLMLP_OK;
-    }
-    TRY(read_finite(net, ly->vW, vW, n_w, "velocity of W", l));
-    return read_finite(net, ly->vb, vb, net->n[l], "velocity of b", l);
+    if (moment == 1)
+        return bias ? &ly->vb : &ly->vW;
+    return bias ? &ly->sb : &ly->sW;
 }
 
-clmlp_status clmlp_net_write_velocity(clmlp_net *net, size_t l, const double *vW, const double *vb)
+clmlp_status clmlp_net_read_moment(const clmlp_net *net, int moment, size_t l, double *W, double *b)
 {
     clmlp_layer *ly = &net->layers[l];
     size_t n_w = net->n[l] * net->n[l - 1];
-    clmlp_buf *fresh_vW = NULL, *fresh_vb = NULL;
-    if (!ly->vW)
-        TRY(clmlp_buf_alloc(net->be, CLMLP_BUF_REAL, n_w, &fresh_vW));
-    clmlp_status s = ly->vb ? CLMLP_OK : clmlp_buf_alloc(net->be, CLMLP_BUF_REAL, net->n[l], &fresh_vb);
-    if (s != CLMLP_OK) {
-        clmlp_buf_release(net->be, fresh_vW);
-        return s;
+    const clmlp_buf *mW = *moment_slot(ly, moment, 0), *mb = *moment_slot(ly, moment, 1);
+    if (!mW || !mb) { /* never trained */
+        memset(W, 0, n_w * sizeof *W);
+        memset(b, 0, net->n[l] * sizeof *b);
+        return CLMLP_OK;
     }
-    ly->vW = ly->vW ? ly->vW : fresh_vW;
-    ly->vb = ly->vb ? ly->vb : fresh_vb;
-    TRY(clmlp_buf_upload(net->be, ly->vW, 0, vW, n_w));
-    return clmlp_buf_upload(net->be, ly->vb, 0, vb, net->n[l]);
+    const char *what = moment == 1 ? "first moment (velocity)" : "second moment";
+    TRY(read_finite(net, mW, W, n_w, what, l));
+    return read_finite(net, mb, b, net->n[l], what, l);
+}
+
+clmlp_status clmlp_net_write_moment(clmlp_net *net, int moment, size_t l, const double *W, const double *b)
+{
+    clmlp_layer *ly = &net->layers[l];
+    size_t counts[2] = {net->n[l] * net->n[l - 1], net->n[l]};
+    const double *values[2] = {W, b};
+    for (int bias = 0; bias < 2; bias++) {
+        clmlp_buf **slot = moment_slot(ly, moment, bias);
+        if (!*slot)
+            TRY(clmlp_buf_alloc(net->be, CLMLP_BUF_REAL, counts[bias], slot));
+        TRY(clmlp_buf_upload(net->be, *slot, 0, values[bias], counts[bias]));
+    }
+    return CLMLP_OK;
+}
+
+/* ---- the optimizer step of clmlp_update ------------------------------------ */
+
+clmlp_status clmlp_update(clmlp_net *net, const clmlp_train_options *opt, double grad_scale)
+{
+    clmlp_train_options defaults;
+    clmlp_train_options_init(&defaults);
+    if (!net)
+        return clmlp_fail(CLMLP_EINVAL, "clmlp_update: net is NULL");
+    opt = opt ? opt : &defaults;
+    TRY(clmlp_train_options_check(opt));
+    if (!(isfinite(grad_scale) && grad_scale > 0))
+        return clmlp_fail(CLMLP_EINVAL, "clmlp_update: grad_scale %g is not finite and > 0", grad_scale);
+    if (!net->have_grad)
+        return clmlp_fail(CLMLP_EINVAL, "clmlp_update: no gradients; call clmlp_backward first");
+    clmlp_rule rule = clmlp_train_rule(opt, opt->lr);
+    net->weights_moved = 1;
+    return clmlp_step_update(net, &rule, grad_scale);
+}
+
+/* ---- standardization ----------------------------------------------------------- */
+
+clmlp_status clmlp_set_standardization(clmlp_net *net, const double *mean, const double *std)
+{
+    if (!net)
+        return clmlp_fail(CLMLP_EINVAL, "clmlp_set_standardization: net is NULL");
+    if (!mean != !std)
+        return clmlp_fail(CLMLP_EINVAL, "clmlp_set_standardization: give both mean and std, or neither");
+    if (!mean) {
+        free(net->input_mean);
+        free(net->input_std);
+        net->input_mean = net->input_std = NULL;
+        return CLMLP_OK;
+    }
+    size_t n = net->n[0];
+    for (size_t j = 0; j < n; j++) {
+        if (!isfinite(mean[j]))
+            return clmlp_fail(CLMLP_ENUMERIC, "clmlp_set_standardization: mean[%zu] = %g is not finite", j, mean[j]);
+        if (!(isfinite(std[j]) && std[j] > 0))
+            return clmlp_fail(CLMLP_EINVAL, "clmlp_set_standardization: std[%zu] = %g is not finite and > 0", j,
+                              std[j]);
+    }
+    double *m = clmlp_alloc_array(n, sizeof *m), *s = clmlp_alloc_array(n, sizeof *s);
+    if (!m || !s) {
+        free(m);
+        free(s);
+        return clmlp_fail(CLMLP_ENOMEM, "clmlp_set_standardization: cannot allocate %zu values", n);
+    }
+    memcpy(m, mean, n * sizeof *m);
+    memcpy(s, std, n * sizeof *s);
+    free(net->input_mean);
+    free(net->input_std);
+    net->input_mean = m;
+    net->input_std = s;
+    return CLMLP_OK;
+}
+
+clmlp_status clmlp_get_standardization(const clmlp_net *net, double *mean, double *std, int *present)
+{
+    if (!net || !present)
+        return clmlp_fail(CLMLP_EINVAL, "clmlp_get_standardization: %s is NULL", !net ? "net" : "present");
+    *present = net->input_mean != NULL;
+    if (*present && mean)
+        memcpy(mean, net->input_mean, net->n[0] * sizeof *mean);
+    if (*present && std)
+        memcpy(std, net->input_std, net->n[0] * sizeof *std);
+    return CLMLP_OK;
+}
+
+clmlp_status clmlp_standardize(const clmlp_net *net, double *x, size_t rows)
+{
+    if (!net || (!x && rows))
+        return clmlp_fail(CLMLP_EINVAL, "clmlp_standardize: %s is NULL", !net ? "net" : "x");
+    size_t n = net->n[0], cells;
+    if (!clmlp_mul_ok(rows, n, &cells))
+        return clmlp_fail(CLMLP_EINVAL, "clmlp_standardize: %zu rows × %zu inputs overflow", rows, n);
+    if (!net->input_mean)
+        return CLMLP_OK;
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < n; j++)
+            x[r * n + j] = (x[r * n + j] - net->input_mean[j]) / net->input_std[j];
+    return CLMLP_OK;
 }

@@ -20,17 +20,27 @@ struct clmlp_net {
     clmlp_buf *y, *row_loss;
     size_t capacity;
     clmlp_buf *stats, *confusion, *order;
+    /* the optimizer the layers' vW, vb (and for Adam sW, sb) belong to, and Adam's t */
+    clmlp_optimizer state_of;
+    uint64_t adam_steps;
+    double *input_mean, *input_std; /* n_0 each, or NULL: the standardization (host only) */
 };
 
-/* A dataset resident on its net's backend: inputs as pixels and targets, row-major. */
+/* A dataset resident on its net's backend, row-major: inputs as pixels (from images)
+ * or as reals (from arrays), and targets. */
 struct clmlp_dataset {
     clmlp_net *net;
     size_t count, n_in, n_out;
     clmlp_buf *pixels;       /* count × n_in cropped pixels (bytes): 1 byte per input on the device */
     double x_scale, x_shift; /* input = fma(pixel, x_scale, x_shift) */
+    clmlp_buf *x;            /* or count × n_in reals (pixels NULL) */
     clmlp_buf *y;            /* count × n_out targets */
     clmlp_buf *identity;     /* 0, 1, …, count − 1: the order of an evaluation */
 };
+
+/* Refuses NaN and Inf, and values a float net cannot hold, in v (rows × cols), naming
+ * the element as what[row][column] (CLMLP_ENUMERIC). */
+clmlp_status clmlp_check_finite(const clmlp_net *net, const double *v, size_t rows, size_t cols, const char *what);
 
 /* The net as the backend's operations see it. */
 static inline clmlp_layers clmlp_net_layers(const clmlp_net *net)
@@ -38,8 +48,11 @@ static inline clmlp_layers clmlp_net_layers(const clmlp_net *net)
     return (clmlp_layers){.L = net->L, .n = net->n, .loss = net->cfg.loss, .layer = net->layers};
 }
 
-/* The momentum velocities of layer l (zeros before any training), and setting them. */
-clmlp_status clmlp_net_read_velocity(const clmlp_net *net, size_t l, double *vW, double *vb);
-clmlp_status clmlp_net_write_velocity(clmlp_net *net, size_t l, const double *vW, const double *vb);
+/* The optimizer state of layer l: moment 1 is SGD's velocity or Adam's first moment
+ * (vW, vb), moment 2 Adam's second moment (sW, sb); zeros where none exists yet. Writing
+ * allocates what is missing. The state's owner and Adam's t are net->state_of and
+ * net->adam_steps. */
+clmlp_status clmlp_net_read_moment(const clmlp_net *net, int moment, size_t l, double *W, double *b);
+clmlp_status clmlp_net_write_moment(clmlp_net *net, int moment, size_t l, const double *W, const double *b);
 
 #endif

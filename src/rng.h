@@ -2,6 +2,7 @@
 #ifndef CLMLP_RNG_H
 #define CLMLP_RNG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 static inline uint64_t clmlp_rng_next(uint64_t *state)
@@ -14,5 +15,18 @@ static inline uint64_t clmlp_rng_next(uint64_t *state)
 
 /* Uniform in [0, 1) with 53 random bits. */
 static inline double clmlp_rng_uniform(uint64_t *state) { return (double)(clmlp_rng_next(state) >> 11) * 0x1.0p-53; }
+
+/* order = 0 … count − 1 in a Fisher-Yates shuffle drawn from state. */
+static inline void clmlp_rng_shuffle(uint32_t *order, size_t count, uint64_t state)
+{
+    for (size_t i = 0; i < count; i++)
+        order[i] = (uint32_t)i;
+    for (size_t i = count; i > 1; i--) {
+        size_t j = (size_t)(clmlp_rng_next(&state) % i);
+        uint32_t t = order[i - 1];
+        order[i - 1] = order[j];
+        order[j] = t;
+    }
+}
 
 #endif

@@ -97,6 +97,19 @@ static int apply_tanh(const clmlp_net *net, size_t l)
     return !(net->cfg.loss == CLMLP_LOSS_SOFTMAX_CE && l == net->L);
 }
 
+clmlp_status clmlp_step_forward_into(const clmlp_net *net, size_t batch, const clmlp_buf *a0, clmlp_buf *const *z,
+                                     clmlp_buf *const *a)
+{
+    for (size_t l = 1; l <= net->L; l++) {
+        const clmlp_layer *ly = &net->layers[l];
+        clmlp_status s = net->be->ops->forward_layer(net->be, batch, net->n[l - 1], net->n[l], l == 1 ? a0 : a[l - 1],
+                                                     ly->W, ly->b, apply_tanh(net, l), z[l], a[l]);
+        if (s != CLMLP_OK)
+            return clmlp_fail_context(s, "forward layer %zu", l);
+    }
+    return CLMLP_OK;
+}
+
 clmlp_status clmlp_step_forward(clmlp_net *net, size_t batch)
 {
     for (size_t l = 1; l <= net->L; l++) {
@@ -116,24 +129,43 @@ static clmlp_status output_delta(clmlp_net *net, size_t batch)
                                       net->row_loss);
 }
 
-/* Layer l's gradient, or with sgd its update: fused where the backend can. */
-static clmlp_status layer_update(clmlp_net *net, size_t batch, size_t l, const clmlp_sgd *sgd)
+/* One update: SGD's step or Adam's (exactly one of the two set). */
+typedef struct update {
+    const clmlp_sgd *sgd;
+    const clmlp_adam *adam;
+} update;
+
+/* Layer l's parameters take the update from the gradients in dW[l], db[l]. */
+static clmlp_status apply_update(clmlp_net *net, size_t l, const update *u)
+{
+    const clmlp_backend_ops *ops = net->be->ops;
+    clmlp_layer *ly = &net->layers[l];
+    size_t n_w = net->n[l] * net->n[l - 1];
+    if (u->adam) {
+        TRY(ops->adam(net->be, n_w, u->adam, ly->dW, ly->vW, ly->sW, ly->W));
+        return ops->adam(net->be, net->n[l], u->adam, ly->db, ly->vb, ly->sb, ly->b);
+    }
+    TRY(ops->sgd_momentum(net->be, n_w, u->sgd, ly->dW, ly->vW, ly->W));
+    return ops->sgd_momentum(net->be, net->n[l], u->sgd, ly->db, ly->vb, ly->b);
+}
+
+/* Layer l's gradient, or with an update (training) its update: SGD's fused with the
+ * gradient where the backend can. */
+static clmlp_status layer_update(clmlp_net *net, size_t batch, size_t l, const update *u)
 {
     const clmlp_backend_ops *ops = net->be->ops;
     clmlp_layer *ly = &net->layers[l];
     const clmlp_buf *a_prev = net->layers[l - 1].a;
     size_t n_in = net->n[l - 1], n_out = net->n[l];
-    if (!sgd)
-        return ops->weight_grad(net->be, batch, n_in, n_out, ly->delta, a_prev, ly->dW, ly->db);
     clmlp_layers view = clmlp_net_layers(net);
-    if (ops->can(net->be, CLMLP_CAN_FUSE_WEIGHT_SGD, &view, batch))
-        return ops->weight_grad_sgd(net->be, batch, n_in, n_out, ly->delta, a_prev, sgd, ly->W, ly->vW, ly->b, ly->vb);
+    if (u && u->sgd && ops->can(net->be, CLMLP_CAN_FUSE_WEIGHT_SGD, &view, batch))
+        return ops->weight_grad_sgd(net->be, batch, n_in, n_out, ly->delta, a_prev, u->sgd, ly->W, ly->vW, ly->b,
+                                    ly->vb);
     TRY(ops->weight_grad(net->be, batch, n_in, n_out, ly->delta, a_prev, ly->dW, ly->db));
-    TRY(ops->sgd_momentum(net->be, n_out * n_in, sgd, ly->dW, ly->vW, ly->W));
-    return ops->sgd_momentum(net->be, n_out, sgd, ly->db, ly->vb, ly->b);
+    return u ? apply_update(net, l, u) : CLMLP_OK;
 }
 
-static clmlp_status backward_layers(clmlp_net *net, size_t batch, const clmlp_sgd *sgd)
+static clmlp_status backward_layers(clmlp_net *net, size_t batch, const update *sgd)
 {
     for (size_t l = net->L; l >= 1; l--) {
         clmlp_layer *ly = &net->layers[l];
@@ -149,10 +181,10 @@ static clmlp_status backward_layers(clmlp_net *net, size_t batch, const clmlp_sg
     return CLMLP_OK;
 }
 
-clmlp_status clmlp_step_backward(clmlp_net *net, size_t batch, const clmlp_sgd *sgd)
+clmlp_status clmlp_step_backward(clmlp_net *net, size_t batch)
 {
     TRY(output_delta(net, batch));
-    return backward_layers(net, batch, sgd);
+    return backward_layers(net, batch, NULL);
 }
 
 clmlp_status clmlp_step_set_targets(clmlp_net *net, const double *y, size_t batch)
@@ -176,19 +208,69 @@ clmlp_status clmlp_step_loss(clmlp_net *net, size_t batch, double *loss)
 
 /* ---- training ------------------------------------------------------------ */
 
-clmlp_status clmlp_step_begin_training(clmlp_net *net, size_t batch, double momentum, const uint32_t *order,
+clmlp_status clmlp_step_prepare_state(clmlp_net *net, const clmlp_rule *rule)
+{
+    int adam = rule->optimizer == CLMLP_OPT_ADAM;
+    int fresh = rule->optimizer != net->state_of || (!adam && rule->momentum == 0);
+    for (size_t l = 1; l <= net->L; l++) { /* the state starts at zero and persists across epochs */
+        clmlp_layer *ly = &net->layers[l];
+        size_t n_w = net->n[l] * net->n[l - 1];
+        /* SGD without momentum keeps no velocity (the kernels skip it): a later momentum starts afresh */
+        if (!ly->vW || fresh)
+            TRY(zeroed(net, n_w, &ly->vW));
+        if (!ly->vb || fresh)
+            TRY(zeroed(net, net->n[l], &ly->vb));
+        if (adam && (!ly->sW || fresh))
+            TRY(zeroed(net, n_w, &ly->sW));
+        if (adam && (!ly->sb || fresh))
+            TRY(zeroed(net, net->n[l], &ly->sb));
+    }
+    if (rule->optimizer != net->state_of)
+        net->adam_steps = 0;
+    net->state_of = rule->optimizer;
+    return CLMLP_OK;
+}
+
+/* The settings of the next step: SGD's, or Adam's at t = adam_steps + 1 (counted). */
+static void next_update(clmlp_net *net, const clmlp_rule *rule, double grad_scale, clmlp_sgd *sgd, clmlp_adam *adam,
+                        update *u)
+{
+    if (rule->optimizer == CLMLP_OPT_ADAM) {
+        double t = (double)++net->adam_steps;
+        *adam = (clmlp_adam){.lr = rule->lr,
+                             .grad_scale = grad_scale,
+                             .beta1 = rule->beta1,
+                             .beta2 = rule->beta2,
+                             .eps = rule->eps,
+                             .weight_decay = rule->weight_decay,
+                             .correction1 = 1 - pow(rule->beta1, t),
+                             .correction2 = 1 - pow(rule->beta2, t)};
+        *u = (update){.adam = adam};
+        return;
+    }
+    *sgd = (clmlp_sgd){
+        .lr = rule->lr, .grad_scale = grad_scale, .momentum = rule->momentum, .weight_decay = rule->weight_decay};
+    *u = (update){.sgd = sgd};
+}
+
+clmlp_status clmlp_step_update(clmlp_net *net, const clmlp_rule *rule, double grad_scale)
+{
+    TRY(clmlp_step_prepare_state(net, rule));
+    clmlp_sgd sgd;
+    clmlp_adam adam;
+    update u;
+    next_update(net, rule, grad_scale, &sgd, &adam, &u);
+    for (size_t l = 1; l <= net->L; l++)
+        TRY(apply_update(net, l, &u));
+    return CLMLP_OK;
+}
+
+clmlp_status clmlp_step_begin_training(clmlp_net *net, size_t batch, const clmlp_rule *rule, const uint32_t *order,
                                        size_t count)
 {
     TRY(clmlp_step_reserve(net, batch));
     TRY(zeroed(net, 3, &net->stats));
-    for (size_t l = 1; l <= net->L; l++) { /* velocities start at zero and persist across epochs */
-        clmlp_layer *ly = &net->layers[l];
-        size_t n_w = net->n[l] * net->n[l - 1];
-        if (!ly->vW || momentum == 0) /* no velocity then (the kernels skip it): a later momentum starts afresh */
-            TRY(zeroed(net, n_w, &ly->vW));
-        if (!ly->vb || momentum == 0)
-            TRY(zeroed(net, net->n[l], &ly->vb));
-    }
+    TRY(clmlp_step_prepare_state(net, rule));
     if (net->order && net->order->n < count) {
         clmlp_buf_release(net->be, net->order);
         net->order = NULL;
@@ -202,30 +284,45 @@ clmlp_status clmlp_step_begin_training(clmlp_net *net, size_t batch, double mome
     return CLMLP_OK;
 }
 
+/* A batch's inputs into a[0]: rows idx[first…] of the dataset's pixels (preprocessed
+ * as they are gathered) or reals. */
+static clmlp_status gather_inputs(clmlp_net *net, const clmlp_dataset *data, const clmlp_buf *idx, size_t first,
+                                  size_t rows)
+{
+    const clmlp_backend_ops *ops = net->be->ops;
+    if (data->pixels)
+        return ops->gather_pixels(net->be, data->pixels, data->n_in, idx, first, rows, data->x_scale, data->x_shift,
+                                  net->layers[0].a);
+    return ops->gather_rows(net->be, data->x, data->n_in, idx, first, rows, net->layers[0].a);
+}
+
 clmlp_status clmlp_step_train(clmlp_net *net, const clmlp_dataset *data, size_t first, size_t batch, size_t max_steps,
-                              const clmlp_sgd *sgd, size_t step, size_t *rows, size_t *steps)
+                              const clmlp_rule *rule, size_t step, size_t *rows, size_t *steps)
 {
     const clmlp_backend_ops *ops = net->be->ops;
     size_t left = data->count - first;
     clmlp_layers view = clmlp_net_layers(net);
-    if (batch == 1 && ops->can(net->be, CLMLP_CAN_TRAIN_PER_SAMPLE, &view, 1)) {
+    clmlp_sgd sgd;
+    clmlp_adam adam;
+    update u;
+    if (batch == 1 && data->pixels && rule->optimizer == CLMLP_OPT_SGD &&
+        ops->can(net->be, CLMLP_CAN_TRAIN_PER_SAMPLE, &view, 1)) {
         size_t count = left < max_steps ? left : max_steps;
+        next_update(net, rule, 1.0, &sgd, &adam, &u);
         TRY(ops->train_per_sample(net->be, &view, data->pixels, data->x_scale, data->x_shift, data->y, net->order,
-                                  first, count, sgd, net->stats));
+                                  first, count, &sgd, net->stats));
         *rows = *steps = count;
         return CLMLP_OK;
     }
     size_t n = left < batch ? left : batch;
-    clmlp_sgd scaled = *sgd;
-    scaled.grad_scale = 1.0 / (double)n; /* the loss is averaged over the batch */
-    TRY(ops->gather_pixels(net->be, data->pixels, data->n_in, net->order, first, n, data->x_scale, data->x_shift,
-                           net->layers[0].a));
+    TRY(gather_inputs(net, data, net->order, first, n));
     TRY(ops->gather_rows(net->be, data->y, data->n_out, net->order, first, n, net->y));
     TRY(clmlp_step_forward(net, n));
     TRY(output_delta(net, n));
     TRY(ops->batch_stats(net->be, n, net->n[net->L], net->layers[net->L].a, net->y, net->row_loss, step + 1,
                          net->stats));
-    TRY(backward_layers(net, n, &scaled));
+    next_update(net, rule, 1.0 / (double)n, &sgd, &adam, &u); /* the loss is averaged over the batch */
+    TRY(backward_layers(net, n, &u));
     *rows = n;
     *steps = 1;
     return CLMLP_OK;
@@ -250,8 +347,7 @@ clmlp_status clmlp_step_evaluate(clmlp_net *net, const clmlp_dataset *data, size
 {
     const clmlp_backend_ops *ops = net->be->ops;
     const size_t L = net->L;
-    TRY(ops->gather_pixels(net->be, data->pixels, data->n_in, data->identity, first, rows, data->x_scale, data->x_shift,
-                           net->layers[0].a));
+    TRY(gather_inputs(net, data, data->identity, first, rows));
     TRY(ops->gather_rows(net->be, data->y, data->n_out, data->identity, first, rows, net->y));
     TRY(clmlp_step_forward(net, rows));
     TRY(output_delta(net, rows));

@@ -1,4 +1,4 @@
-/* An epoch of minibatch SGD over a device-resident dataset: the options, the seeded
+/* An epoch of minibatch training over a device-resident dataset: the options, the seeded
  * shuffle, and the loop over training steps (step.c) with its reports. Nothing is read
  * back inside an epoch except the counters at each report. */
 #include <math.h>
@@ -21,8 +21,12 @@ void clmlp_train_options_init(clmlp_train_options *opt)
         return;
     *opt = (clmlp_train_options){.batch = 128,
                                  .lr = 0.1,
+                                 .optimizer = CLMLP_OPT_SGD,
                                  .momentum = 0,
                                  .weight_decay = 0,
+                                 .beta1 = 0.9,
+                                 .beta2 = 0.999,
+                                 .eps = 1e-8,
                                  .lr_decay = 1,
                                  .seed = 0,
                                  .report_every = 0,
@@ -30,8 +34,15 @@ void clmlp_train_options_init(clmlp_train_options *opt)
                                  .user = NULL};
 }
 
-static clmlp_status check_options(const clmlp_train_options *o)
+clmlp_status clmlp_train_options_check(const clmlp_train_options *o)
 {
+    if (o->optimizer != CLMLP_OPT_SGD && o->optimizer != CLMLP_OPT_ADAM)
+        return clmlp_fail(CLMLP_EINVAL, "training: optimizer %d is not CLMLP_OPT_SGD or CLMLP_OPT_ADAM",
+                          (int)o->optimizer);
+    if (!(o->beta1 >= 0 && o->beta1 < 1) || !(o->beta2 >= 0 && o->beta2 < 1))
+        return clmlp_fail(CLMLP_EINVAL, "training: Adam's beta1 %g and beta2 %g must be in [0, 1)", o->beta1, o->beta2);
+    if (!(isfinite(o->eps) && o->eps > 0))
+        return clmlp_fail(CLMLP_EINVAL, "training: Adam's eps %g is not finite and > 0", o->eps);
     if (o->batch == 0)
         return clmlp_fail(CLMLP_EINVAL, "training: batch size 0");
     if (!(isfinite(o->lr) && o->lr >= 0))
@@ -45,21 +56,23 @@ static clmlp_status check_options(const clmlp_train_options *o)
     return CLMLP_OK;
 }
 
+clmlp_rule clmlp_train_rule(const clmlp_train_options *o, double lr)
+{
+    return (clmlp_rule){.optimizer = o->optimizer,
+                        .lr = lr,
+                        .momentum = o->momentum,
+                        .weight_decay = o->weight_decay,
+                        .beta1 = o->beta1,
+                        .beta2 = o->beta2,
+                        .eps = o->eps};
+}
+
 /* A seeded Fisher-Yates shuffle of 0..count-1: the order of epoch `epoch`. */
 static uint32_t *shuffle(size_t count, uint64_t seed, size_t epoch)
 {
     uint32_t *order = clmlp_alloc_array(count, sizeof *order);
-    if (!order)
-        return NULL;
-    uint64_t state = seed ^ (0xD1B54A32D192ED03ull * (epoch + 1));
-    for (size_t i = 0; i < count; i++)
-        order[i] = (uint32_t)i;
-    for (size_t i = count - 1; i > 0; i--) {
-        size_t j = (size_t)(clmlp_rng_next(&state) % (i + 1));
-        uint32_t t = order[i];
-        order[i] = order[j];
-        order[j] = t;
-    }
+    if (order)
+        clmlp_rng_shuffle(order, count, seed ^ (0xD1B54A32D192ED03ull * (epoch + 1)));
     return order;
 }
 
@@ -73,18 +86,16 @@ clmlp_status clmlp_train_epoch(clmlp_net *net, const clmlp_dataset *train, const
     if (train->net != net)
         return clmlp_fail(CLMLP_EINVAL, "clmlp_train_epoch: the dataset was loaded for another net");
     opt = opt ? opt : &defaults;
-    TRY(check_options(opt));
+    TRY(clmlp_train_options_check(opt));
     size_t count = clmlp_dataset_count(train), batch = opt->batch < count ? opt->batch : count;
     uint32_t *order = shuffle(count, opt->seed, epoch);
     if (!order)
         return clmlp_fail(CLMLP_ENOMEM, "cannot allocate %zu indices", count);
-    clmlp_status s = clmlp_step_begin_training(net, batch, opt->momentum, order, count);
+    clmlp_rule rule = clmlp_train_rule(opt, opt->lr * pow(opt->lr_decay, (double)epoch));
+    clmlp_status s = clmlp_step_begin_training(net, batch, &rule, order, count);
     free(order);
     TRY(s);
 
-    clmlp_sgd sgd = {.lr = opt->lr * pow(opt->lr_decay, (double)epoch),
-                     .momentum = opt->momentum,
-                     .weight_decay = opt->weight_decay};
     double sums[3] = {0, 0, 0}, start = clmlp_seconds();
     size_t done = 0, step = 0, since_flush = 0;
     int stopped = 0;
@@ -94,7 +105,7 @@ clmlp_status clmlp_train_epoch(clmlp_net *net, const clmlp_dataset *train, const
         size_t flush_steps = (FLUSH_SAMPLES - since_flush + batch - 1) / batch;
         max_steps = max_steps < flush_steps ? max_steps : flush_steps;
         size_t rows, steps;
-        TRY(clmlp_step_train(net, train, done, batch, max_steps, &sgd, step, &rows, &steps));
+        TRY(clmlp_step_train(net, train, done, batch, max_steps, &rule, step, &rows, &steps));
         done += rows;
         step += steps;
         since_flush += rows;

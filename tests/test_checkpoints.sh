@@ -1,6 +1,6 @@
 #!/bin/sh
 # Never lose a model: (1) 2 epochs straight and 1 + --resume 1 give byte-identical
-# checkpoints (weights, momentum, epoch count); (2) SIGINT stops training with a message,
+# checkpoints (weights, momentum or Adam's moments, epoch count); (2) SIGINT stops training with a message,
 # exit code 130 and a loadable checkpoint; (3) SIGKILL at 20 random moments always leaves
 # a checkpoint that loads (the previous one or the new one).
 # Usage: test_checkpoints.sh CLMLP_BINARY DATA_DIR
@@ -28,6 +28,19 @@ else
     fail "1 + resume 1 differs from 2 epochs straight"
 fi
 "$clmlp" eval "$work/resumed.ck" --data "$data" >/dev/null 2>&1 || fail "a checkpoint does not load as a model"
+# the same with Adam (its moments and step count travel in the checkpoint), and with
+# --metrics continued across the resume
+adam="$clmlp train --data $data --layers 784,24,10 --lr-decay 0.8 --seed 7 --optimizer adam --lr 0.002 --beta1 0.8"
+$adam --epochs 2 --save "$work/adam-straight.ck" >/dev/null 2>&1 || fail "adam: 2 epochs straight"
+$adam --epochs 1 --save "$work/adam-first.ck" --metrics "$work/adam.csv" >/dev/null 2>&1 || fail "adam: 1 epoch"
+$adam --epochs 1 --resume "$work/adam-first.ck" --save "$work/adam-resumed.ck" --metrics "$work/adam.csv" \
+    >/dev/null 2>&1 || fail "adam: resume"
+if cmp -s "$work/adam-straight.ck" "$work/adam-resumed.ck"; then
+    echo "ok: adam: 1 + resume 1 is byte-identical to 2 epochs straight"
+else
+    fail "adam: 1 + resume 1 differs from 2 epochs straight"
+fi
+[ "$(cut -d, -f1 "$work/adam.csv" | tr '\n' ' ')" = "epoch 1 2 " ] || fail "adam: --metrics after the resume is not epochs 1 and 2"
 
 # (2) SIGINT: a message, exit code 130, a checkpoint that loads
 $train --epochs 1000 --save "$work/int.ck" >"$work/int.out" 2>"$work/int.err" &

@@ -53,14 +53,18 @@ expect 1 "eval of a missing model" -- "$clmlp" eval "$work/none.clmlp" --data "$
 expect 2 "eval without a model" -- "$clmlp" eval --data "$data"
 expect 1 "predict on a directory" -- "$clmlp" predict "$work" "$data/t10k-images-idx3-ubyte.gz"
 
-# A short run: 1 epoch of a small net, with every output file.
+# A short run: 2 epochs of a small net, with every output file.
 expect 0 "train" -- "$clmlp" train --data "$data" --layers 784,32,10 --epochs 2 --seed 3 --json \
     --save "$work/model.clmlp" --metrics "$work/metrics.csv" --plot "$work/plot.svg"
-[ "$(wc -l <"$work/out")" -eq 2 ] || fail "train --json: expected 2 JSON lines on stdout"
-grep -q '"test_accuracy"' "$work/out" || fail "train --json: no test_accuracy"
+# the run, 2 epochs, the result
+[ "$(wc -l <"$work/out")" -eq 4 ] || fail "train --json: expected 4 JSON lines on stdout"
+head -1 "$work/out" | grep -q '^{"type":"run",' || fail "train --json: the first object is not the run's"
+[ "$(grep -c '^{"epoch":[12],.*"test_accuracy"' "$work/out")" -eq 2 ] || fail "train --json: no test_accuracy per epoch"
+tail -1 "$work/out" | grep -q '^{"type":"result",.*"kept_epoch":2,' || fail "train --json: no result object last"
 [ "$(wc -l <"$work/metrics.csv")" -eq 3 ] || fail "metrics: expected a header and 2 rows"
 grep -q "</svg>" "$work/plot.svg" || fail "plot: not a complete SVG"
-accuracy=$(sed -n 's/.*"test_accuracy":\([0-9.]*\).*/\1/p' "$work/out" | tail -1)
+accuracy=$(grep '^{"epoch":2,' "$work/out" | sed -n 's/.*"test_accuracy":\([0-9.]*\).*/\1/p')
+tail -1 "$work/out" | grep -q "\"test_accuracy\":$accuracy," || fail "train --json: the result's test accuracy is not epoch 2's"
 expect 0 "eval --json" -- "$clmlp" eval "$work/model.clmlp" --data "$data" --json
 grep -q "\"accuracy\":$accuracy," "$work/out" || fail "eval accuracy differs from training's last test accuracy $accuracy"
 expect 0 "predict" -- "$clmlp" predict "$work/model.clmlp" "$data/t10k-images-idx3-ubyte.gz" 0 1

@@ -1,7 +1,9 @@
 /*
  * Model files (docs/model-file.md): save and load round trips on both backends and
- * dtypes, atomic replacement, and every way a file can be wrong — truncated, a byte
- * flipped, trailing bytes, foreign, or a hostile header with a valid checksum — is
+ * dtypes — weights, the standardization, a checkpoint's SGD or Adam state — the
+ * documented bytes of version 3, versions 1 and 2 built byte by byte, atomic
+ * replacement, and every way a file can be wrong — truncated, a byte flipped, trailing
+ * bytes, foreign, or a hostile header or section with a valid checksum — is
  * CLMLP_EFORMAT with nothing returned. Files live in a mkdtemp directory under /tmp.
  */
 #define _XOPEN_SOURCE 700 /* mknod */
@@ -19,6 +21,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
+
+#include "net_internal.h" /* the optimizer state: clmlp_net_read_moment, state_of, adam_steps */
 
 static char tmp_root[64];
 
@@ -114,6 +118,8 @@ static uint8_t *read_bytes(const char *path, size_t *len)
 
 /* ---- a model file built by hand, following docs/model-file.md ------------------ */
 
+enum { FLAG_STD = 1, FLAG_STATE = 2, FLAG_MOMENT2 = 4 }; /* version 3's flags */
+
 typedef struct spec {
     uint8_t magic[8];
     uint32_t version, n_sizes_field;
@@ -124,9 +130,19 @@ typedef struct spec {
     uint64_t crop;
     size_t n_weights;
     double weights[32];
+    /* version 3: the flags, written as given; each bit adds its section (so a file can
+     * hold what its flags forbid) */
+    uint32_t flags;
+    double std_mean[4], std_std[4]; /* n_0 each (FLAG_STD) */
+    /* version 2, and version 3 with FLAG_STATE */
+    uint64_t epochs_done;
+    uint32_t optimizer; /* version 3 */
+    uint64_t adam_steps;
+    double moment1[32], moment2[32]; /* moment2: version 3 with FLAG_MOMENT2 */
 } spec;
 
-/* MyNet(2, 3, 2), F64, MSE, GIVEN normalization: 2·3 + 3 + 3·2 + 2 = 17 weights. */
+/* MyNet(2, 3, 2), F64, MSE, GIVEN normalization: 2·3 + 3 + 3·2 + 2 = 17 weights; a
+ * version 1 file unless changed. The other sections hold values ready for use. */
 static spec small_spec(void)
 {
     spec s;
@@ -144,8 +160,29 @@ static spec small_spec(void)
     s.crop = 0;
     s.target = CLMLP_TARGET_ONEHOT_PM1;
     s.n_weights = 17;
-    for (size_t i = 0; i < s.n_weights; i++)
+    for (size_t i = 0; i < s.n_weights; i++) {
         s.weights[i] = 0.0625 * (double)i - 0.5 + 1e-3 / 3.0;
+        s.moment1[i] = 0.01 * (double)i - 0.07 + 1e-5 / 7.0;
+        s.moment2[i] = 1e-4 * (double)(i + 1) / 3.0; /* ≥ 0, as Adam's second moments are */
+    }
+    s.std_mean[0] = 0.5, s.std_mean[1] = -0.25 + 1e-3 / 3.0;
+    s.std_std[0] = 2.0, s.std_std[1] = 0.1;
+    s.epochs_done = 7;
+    s.optimizer = CLMLP_OPT_SGD;
+    s.adam_steps = 0;
+    return s;
+}
+
+/* A version 3 file of small_spec with these flags (FLAG_MOMENT2: Adam at step 42). */
+static spec v3_spec(uint32_t flags)
+{
+    spec s = small_spec();
+    s.version = 3;
+    s.flags = flags;
+    if (flags & FLAG_MOMENT2) {
+        s.optimizer = CLMLP_OPT_ADAM;
+        s.adam_steps = 42;
+    }
     return s;
 }
 
@@ -163,10 +200,30 @@ static uint64_t bits_of(double v)
     return b;
 }
 
+static uint8_t *put_values(uint8_t *p, const double *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        p = put_le(p, bits_of(v[i]), 8);
+    return p;
+}
+
+/* The CRC-32 of everything before the last 4 bytes, into them. */
+static void fix_crc(uint8_t *data, size_t len)
+{
+    uLong crc = crc32(crc32(0L, Z_NULL, 0), data, (uInt)(len - 4));
+    put_le(data + len - 4, (uint32_t)crc, 4);
+}
+
 /* The file's bytes with a correct CRC-32 at the end; *len receives the length. */
 static uint8_t *build(const spec *s, size_t *len)
 {
-    size_t n = 16 + 8 * s->n_sizes + 44 + 8 * s->n_weights + 4;
+    /* a hostile n_0 gets no more standardization values than the spec holds */
+    size_t n = 16 + 8 * s->n_sizes + 44 + 8 * s->n_weights + 4, n0 = s->sizes[0] < 4 ? (size_t)s->sizes[0] : 4;
+    if (s->version == 2)
+        n += 8 + 8 * s->n_weights;
+    if (s->version == 3)
+        n += 4 + (s->flags & FLAG_STD ? 16 * n0 : 0) + (s->flags & FLAG_STATE ? 20 + 8 * s->n_weights : 0) +
+             (s->flags & FLAG_MOMENT2 ? 8 * s->n_weights : 0);
     uint8_t *data = malloc(n), *p = data;
     assert_non_null(data);
     memcpy(p, s->magic, 8);
@@ -183,11 +240,28 @@ static uint8_t *build(const spec *s, size_t *len)
     p = put_le(p, bits_of(s->std), 8);
     p = put_le(p, s->crop, 8);
     p = put_le(p, s->target, 4);
-    for (size_t i = 0; i < s->n_weights; i++)
-        p = put_le(p, bits_of(s->weights[i]), 8);
-    uLong crc = crc32(crc32(0L, Z_NULL, 0), data, (uInt)(n - 4));
-    p = put_le(p, (uint32_t)crc, 4);
+    if (s->version == 3)
+        p = put_le(p, s->flags, 4);
+    p = put_values(p, s->weights, s->n_weights);
+    if (s->version == 2) {
+        p = put_le(p, s->epochs_done, 8);
+        p = put_values(p, s->moment1, s->n_weights);
+    }
+    if (s->version == 3 && (s->flags & FLAG_STD)) {
+        p = put_values(p, s->std_mean, n0);
+        p = put_values(p, s->std_std, n0);
+    }
+    if (s->version == 3 && (s->flags & FLAG_STATE)) {
+        p = put_le(p, s->epochs_done, 8);
+        p = put_le(p, s->optimizer, 4);
+        p = put_le(p, s->adam_steps, 8);
+        p = put_values(p, s->moment1, s->n_weights);
+    }
+    if (s->version == 3 && (s->flags & FLAG_MOMENT2))
+        p = put_values(p, s->moment2, s->n_weights);
+    p += 4;
     assert_int_equal((size_t)(p - data), n);
+    fix_crc(data, n);
     *len = n;
     return data;
 }
@@ -202,26 +276,31 @@ static void write_spec(const char *path, const spec *s)
 
 /* ---- loading that must fail ------------------------------------------------------ */
 
-/* Loads path expecting `status`; checks nothing was returned and the message names the
- * file (and holds `needle` when given). */
+/* Loads path with clmlp_load and with clmlp_load_checkpoint expecting `status`; checks
+ * nothing was returned and the message names the file (and holds `needle` when given). */
 static void expect_load_fails(const char *path, clmlp_status status, const char *needle)
 {
     clmlp_config cfg;
     clmlp_config_init(&cfg);
     cfg.backend = CLMLP_BACKEND_HOST;
-    clmlp_net *sentinel = (clmlp_net *)(uintptr_t)0x1234, *net = sentinel;
-    clmlp_preprocess pp, untouched;
-    memset(&pp, 0x5a, sizeof pp);
-    memcpy(&untouched, &pp, sizeof pp);
-    clmlp_status s = clmlp_load(path, &cfg, &net, &pp);
-    if (s != status)
-        fail_msg("load %s -> %s, expected %s (%s)", path, clmlp_strerror(s), clmlp_strerror(status),
-                 clmlp_last_error());
-    assert_ptr_equal(net, sentinel);
-    assert_memory_equal(&pp, &untouched, sizeof pp);
-    assert_non_null(strstr(clmlp_last_error(), path));
-    if (needle && !strstr(clmlp_last_error(), needle))
-        fail_msg("load %s: message \"%s\" lacks \"%s\"", path, clmlp_last_error(), needle);
+    for (int checkpoint = 0; checkpoint < 2; checkpoint++) {
+        clmlp_net *sentinel = (clmlp_net *)(uintptr_t)0x1234, *net = sentinel;
+        clmlp_preprocess pp, untouched;
+        memset(&pp, 0x5a, sizeof pp);
+        memcpy(&untouched, &pp, sizeof pp);
+        size_t done = 12345;
+        clmlp_status s =
+            checkpoint ? clmlp_load_checkpoint(path, &cfg, &net, &pp, &done) : clmlp_load(path, &cfg, &net, &pp);
+        if (s != status)
+            fail_msg("%s %s -> %s, expected %s (%s)", checkpoint ? "load_checkpoint" : "load", path, clmlp_strerror(s),
+                     clmlp_strerror(status), clmlp_last_error());
+        assert_ptr_equal(net, sentinel);
+        assert_memory_equal(&pp, &untouched, sizeof pp);
+        assert_int_equal(done, 12345);
+        assert_non_null(strstr(clmlp_last_error(), path));
+        if (needle && !strstr(clmlp_last_error(), needle))
+            fail_msg("load %s: message \"%s\" lacks \"%s\"", path, clmlp_last_error(), needle);
+    }
 }
 
 /* ---- helpers on nets ----------------------------------------------------------------- */
@@ -244,6 +323,81 @@ static void assert_same_weights(const clmlp_net *a, const clmlp_net *b)
         free(Wb);
         free(bb);
     }
+}
+
+/* Every layer's W and b (moment 0) or optimizer moment 1 or 2, flattened in the file's
+ * order (W[1], b[1], W[2], …); returns a malloc'ed array of *count values. */
+static double *flat_values(const clmlp_net *net, int moment, size_t *count)
+{
+    size_t total = 0;
+    for (size_t l = 1; l <= clmlp_num_layers(net); l++)
+        total += clmlp_layer_size(net, l) * (clmlp_layer_size(net, l - 1) + 1);
+    double *v = test_alloc(total), *p = v;
+    for (size_t l = 1; l <= clmlp_num_layers(net); l++) {
+        size_t rows = clmlp_layer_size(net, l), cols = clmlp_layer_size(net, l - 1);
+        if (moment == 0)
+            TEST_OK(clmlp_get_layer(net, l, p, p + rows * cols));
+        else
+            TEST_OK(clmlp_net_read_moment(net, moment, l, p, p + rows * cols));
+        p += rows * cols + rows;
+    }
+    *count = total;
+    return v;
+}
+
+/* net's values of `moment` are exactly expect[0..count) (NULL: all zeros). */
+static void assert_values(const clmlp_net *net, int moment, const double *expect, size_t count)
+{
+    size_t n;
+    double *got = flat_values(net, moment, &n), *zeros = test_alloc(n);
+    assert_int_equal(n, count);
+    assert_memory_equal(got, expect ? expect : zeros, n * sizeof *got);
+    free(got);
+    free(zeros);
+}
+
+/* Both nets hold the same optimizer state, bit for bit. */
+static void assert_same_state(const clmlp_net *a, const clmlp_net *b)
+{
+    assert_int_equal(a->state_of, b->state_of);
+    assert_int_equal(a->adam_steps, b->adam_steps);
+    for (int moment = 1; moment <= 2; moment++) {
+        size_t n;
+        double *va = flat_values(a, moment, &n);
+        assert_values(b, moment, va, n);
+        free(va);
+    }
+}
+
+/* Sets the optimizer state of a net from flat arrays (moment2 NULL: SGD). */
+static void set_state(clmlp_net *net, const double *moment1, const double *moment2, uint64_t adam_steps)
+{
+    for (int moment = 1; moment <= (moment2 ? 2 : 1); moment++) {
+        const double *p = moment == 1 ? moment1 : moment2;
+        for (size_t l = 1; l <= clmlp_num_layers(net); l++) {
+            size_t rows = clmlp_layer_size(net, l), cols = clmlp_layer_size(net, l - 1);
+            TEST_OK(clmlp_net_write_moment(net, moment, l, p, p + rows * cols));
+            p += rows * cols + rows;
+        }
+    }
+    net->state_of = moment2 ? CLMLP_OPT_ADAM : CLMLP_OPT_SGD;
+    net->adam_steps = adam_steps;
+}
+
+/* The net's standardization is exactly mean, std (NULL: it has none). */
+static void assert_standardization(const clmlp_net *net, const double *mean, const double *std)
+{
+    size_t n0 = clmlp_layer_size(net, 0);
+    double *m = test_alloc(n0), *s = test_alloc(n0);
+    int present = -1;
+    TEST_OK(clmlp_get_standardization(net, m, s, &present));
+    assert_int_equal(present, mean != NULL);
+    if (mean) {
+        assert_memory_equal(m, mean, n0 * sizeof *m);
+        assert_memory_equal(s, std, n0 * sizeof *s);
+    }
+    free(m);
+    free(s);
 }
 
 /* Forward outputs of both nets on the same random batch; *rel receives their relative
@@ -364,7 +518,26 @@ static void host_file_on_opencl(void **state)
     }
 }
 
-/* clmlp_save writes exactly the documented bytes, and the hand-built file loads. */
+/* What clmlp_save (epochs_done NULL) or clmlp_save_checkpoint writes for net is exactly
+ * the hand-built file of `expect`, `length` bytes long. */
+static void assert_saves_as(const clmlp_net *net, const clmlp_preprocess *pp, const size_t *epochs_done,
+                            const spec *expect, size_t length, const char *path)
+{
+    if (epochs_done)
+        TEST_OK(clmlp_save_checkpoint(net, pp, *epochs_done, path));
+    else
+        TEST_OK(clmlp_save(net, pp, path));
+    size_t len_saved, len_built;
+    uint8_t *a = read_bytes(path, &len_saved), *b = build(expect, &len_built);
+    assert_int_equal(len_built, length);
+    assert_int_equal(len_saved, len_built);
+    assert_memory_equal(a, b, len_saved);
+    free(a);
+    free(b);
+}
+
+/* clmlp_save and clmlp_save_checkpoint write exactly the documented bytes of version 3,
+ * section by section, and the hand-built files of every version load. */
 static void matches_documented_layout(void **state)
 {
     (void)state;
@@ -382,17 +555,52 @@ static void matches_documented_layout(void **state)
     pp.mean = s.mean;
     pp.std = s.std;
     pp.target = CLMLP_TARGET_ONEHOT_PM1;
-    TEST_OK(clmlp_save(net, &pp, saved));
-    size_t len_saved, len_built;
-    uint8_t *a = read_bytes(saved, &len_saved), *b = build(&s, &len_built);
-    assert_int_equal(len_saved, len_built);
-    assert_int_equal(len_saved, 16 + 3 * 8 + 44 + 17 * 8 + 4);
-    assert_memory_equal(a, b, len_saved);
-    free(a);
-    free(b);
 
-    write_spec(built, &s);
+    /* a model: 16 + 8·3 + 44 + 4 + 8·17 + 4 bytes; a never-trained net's checkpoint
+     * holds zero velocities for SGD */
+    spec expect = v3_spec(0);
+    assert_saves_as(net, &pp, NULL, &expect, 228, saved);
+    expect = v3_spec(FLAG_STATE);
+    memset(expect.moment1, 0, sizeof expect.moment1);
+    size_t epochs = 7;
+    assert_saves_as(net, &pp, &epochs, &expect, 228 + 20 + 136, saved);
+    /* SGD's velocities */
+    set_state(net, s.moment1, NULL, 0);
+    expect = v3_spec(FLAG_STATE);
+    assert_saves_as(net, &pp, &epochs, &expect, 228 + 20 + 136, saved);
+    /* the standardization, and Adam's state with its second moments */
+    TEST_OK(clmlp_set_standardization(net, s.std_mean, s.std_std));
+    set_state(net, s.moment1, s.moment2, 42);
+    expect = v3_spec(FLAG_STD);
+    assert_saves_as(net, &pp, NULL, &expect, 228 + 32, saved);
+    expect = v3_spec(FLAG_STD | FLAG_STATE | FLAG_MOMENT2);
+    assert_saves_as(net, &pp, &epochs, &expect, 228 + 32 + 20 + 2 * 136, saved);
+    expect = v3_spec(FLAG_STATE | FLAG_MOMENT2);
+    TEST_OK(clmlp_set_standardization(net, NULL, NULL));
+    assert_saves_as(net, &pp, &epochs, &expect, 228 + 20 + 2 * 136, saved);
+
+    /* every hand-built file loads, version 1 included */
     clmlp_config cfg = config_for(CLMLP_BACKEND_HOST);
+    const uint32_t flag_sets[] = {0, FLAG_STD, FLAG_STATE, FLAG_STATE | FLAG_MOMENT2, 7};
+    for (size_t i = 0; i < sizeof flag_sets / sizeof *flag_sets; i++) {
+        expect = v3_spec(flag_sets[i]);
+        write_spec(built, &expect);
+        clmlp_net *back = NULL;
+        clmlp_preprocess got;
+        size_t done = 99;
+        TEST_OK(clmlp_load_checkpoint(built, &cfg, &back, &got, &done));
+        assert_values(back, 0, s.weights, 17);
+        assert_int_equal(got.scale_255, 1);
+        assert_true(got.mean == s.mean && got.std == s.std);
+        assert_int_equal(done, flag_sets[i] & FLAG_STATE ? 7 : 0);
+        assert_values(back, 1, flag_sets[i] & FLAG_STATE ? s.moment1 : NULL, 17);
+        assert_values(back, 2, flag_sets[i] & FLAG_MOMENT2 ? s.moment2 : NULL, 17);
+        assert_int_equal(back->state_of, flag_sets[i] & FLAG_MOMENT2 ? CLMLP_OPT_ADAM : CLMLP_OPT_SGD);
+        assert_int_equal(back->adam_steps, flag_sets[i] & FLAG_MOMENT2 ? 42 : 0);
+        assert_standardization(back, flag_sets[i] & FLAG_STD ? s.std_mean : NULL, s.std_std);
+        clmlp_destroy(back);
+    }
+    write_spec(built, &s);
     clmlp_net *back = NULL;
     clmlp_preprocess got;
     TEST_OK(clmlp_load(built, &cfg, &back, &got));
@@ -400,17 +608,272 @@ static void matches_documented_layout(void **state)
     assert_int_equal(got.scale_255, 1);
     clmlp_destroy(back);
 
-    /* an F32 file's weights that are floats load exactly */
+    /* an F32 file's weights and moments that are floats load exactly */
+    s = v3_spec(FLAG_STATE | FLAG_MOMENT2);
     s.dtype = CLMLP_F32;
-    for (size_t i = 0; i < s.n_weights; i++)
+    for (size_t i = 0; i < s.n_weights; i++) {
         s.weights[i] = (double)(float)s.weights[i];
+        s.moment1[i] = (double)(float)s.moment1[i];
+        s.moment2[i] = (double)(float)s.moment2[i];
+    }
     write_spec(built, &s);
-    TEST_OK(clmlp_load(built, &cfg, &back, NULL));
+    TEST_OK(clmlp_load_checkpoint(built, &cfg, &back, NULL, NULL));
     assert_int_equal(clmlp_dtype_of(back), CLMLP_F32);
-    double W[6], bias[3];
-    TEST_OK(clmlp_get_layer(back, 1, W, bias));
-    assert_memory_equal(W, s.weights, sizeof W);
+    assert_values(back, 0, s.weights, 17);
+    assert_values(back, 1, s.moment1, 17);
+    assert_values(back, 2, s.moment2, 17);
     clmlp_destroy(back);
+    clmlp_destroy(net);
+}
+
+/* Versions 1 and 2, built byte by byte as docs/model-file.md describes them, load as
+ * they always did: version 1 without any training state, version 2 with SGD's
+ * velocities; neither has a standardization. clmlp_load ignores the training state. */
+static void old_versions_load(void **state)
+{
+    const clmlp_backend backend = backend_of(state);
+    const char *dir = fresh_dir(backend == CLMLP_BACKEND_HOST ? "old_host" : "old_opencl");
+    const char *path = path_in(dir, "old.clmlp");
+    clmlp_config cfg = config_for(backend);
+    for (uint32_t version = 1; version <= 2; version++) {
+        spec s = small_spec();
+        s.version = version;
+        s.epochs_done = 5;
+        write_spec(path, &s);
+        size_t len;
+        free(read_bytes(path, &len));
+        assert_int_equal(len, version == 1 ? 224 : 368);
+        for (int checkpoint = 0; checkpoint < 2; checkpoint++) {
+            clmlp_net *net = NULL;
+            clmlp_preprocess pp;
+            size_t done = 99;
+            if (checkpoint)
+                TEST_OK(clmlp_load_checkpoint(path, &cfg, &net, &pp, &done));
+            else
+                TEST_OK(clmlp_load(path, &cfg, &net, &pp));
+            assert_int_equal(clmlp_dtype_of(net), CLMLP_F64);
+            assert_int_equal(clmlp_loss_type(net), CLMLP_LOSS_MSE);
+            assert_int_equal(pp.normalize, CLMLP_NORMALIZE_GIVEN);
+            assert_true(pp.mean == s.mean && pp.std == s.std);
+            assert_int_equal(pp.target, CLMLP_TARGET_ONEHOT_PM1);
+            assert_int_equal(pp.n_inputs, 2);
+            assert_values(net, 0, s.weights, 17);
+            int restored = checkpoint && version == 2;
+            if (checkpoint)
+                assert_int_equal(done, version == 2 ? 5 : 0);
+            else
+                assert_int_equal(done, 99);
+            assert_values(net, 1, restored ? s.moment1 : NULL, 17);
+            assert_values(net, 2, NULL, 17);
+            assert_int_equal(net->state_of, CLMLP_OPT_SGD);
+            assert_int_equal(net->adam_steps, 0);
+            assert_standardization(net, NULL, NULL);
+            clmlp_destroy(net);
+        }
+    }
+}
+
+/* The standardization comes back bit for bit with clmlp_load and clmlp_load_checkpoint,
+ * from models and checkpoints; a net without one loads without one. */
+static void standardization_round_trip(void **state)
+{
+    const clmlp_backend backend = backend_of(state);
+    const char *dir = fresh_dir(backend == CLMLP_BACKEND_HOST ? "standardize_host" : "standardize_opencl");
+    const char *path = path_in(dir, "net.clmlp");
+    const size_t sizes[] = {9, 7, 4};
+    clmlp_config cfg = config_for(backend);
+    double mean[9], std[9], x[2 * 9], x_back[2 * 9];
+    for (size_t j = 0; j < 9; j++) {
+        mean[j] = 0.1 * (double)j - 0.3 + 1e-17 * (double)j; /* odd bit patterns survive */
+        std[j] = 1.0 / (3.0 + (double)j);
+    }
+    for (int dt = CLMLP_F64; dt <= CLMLP_F32; dt++) {
+        clmlp_net *net = test_net(sizes, 3, backend, (clmlp_dtype)dt, CLMLP_LOSS_SOFTMAX_CE, 3);
+        TEST_OK(clmlp_set_standardization(net, mean, std));
+        for (int ck = 0; ck < 2; ck++) {
+            if (ck)
+                TEST_OK(clmlp_save_checkpoint(net, NULL, 2, path));
+            else
+                TEST_OK(clmlp_save(net, NULL, path));
+            for (int as_checkpoint = 0; as_checkpoint < 2; as_checkpoint++) {
+                clmlp_net *back = NULL;
+                if (as_checkpoint)
+                    TEST_OK(clmlp_load_checkpoint(path, &cfg, &back, NULL, NULL));
+                else
+                    TEST_OK(clmlp_load(path, &cfg, &back, NULL));
+                assert_same_weights(net, back);
+                assert_standardization(back, mean, std);
+                for (size_t i = 0; i < 18; i++)
+                    x[i] = x_back[i] = (double)i / 7.0;
+                TEST_OK(clmlp_standardize(net, x, 2));
+                TEST_OK(clmlp_standardize(back, x_back, 2));
+                assert_memory_equal(x, x_back, sizeof x);
+                clmlp_destroy(back);
+            }
+        }
+        /* removed, it is not saved */
+        TEST_OK(clmlp_set_standardization(net, NULL, NULL));
+        TEST_OK(clmlp_save(net, NULL, path));
+        clmlp_net *back = NULL;
+        TEST_OK(clmlp_load(path, &cfg, &back, NULL));
+        assert_standardization(back, NULL, NULL);
+        clmlp_destroy(back);
+        clmlp_destroy(net);
+    }
+}
+
+/* x: count × n_0 inputs, labels < n_L, the same for every run. */
+static void small_data(size_t count, size_t n_in, size_t n_out, double *x, uint32_t *labels)
+{
+    test_rng rng = {1234};
+    test_fill(&rng, x, count * n_in, -1, 1);
+    for (size_t i = 0; i < count; i++)
+        labels[i] = (uint32_t)(i * 7 % n_out);
+}
+
+/* A checkpoint carries the optimizer state exactly: SGD with momentum and Adam, trained
+ * 1 epoch, saved, loaded (state_of, Adam's t and both moments come back bit for bit)
+ * and trained 1 more epoch, give bit for bit the net of 2 epochs straight. */
+static void optimizer_state_round_trip(void **state)
+{
+    enum { N = 22, N_IN = 6, N_OUT = 3 };
+    const clmlp_backend backend = backend_of(state);
+    const char *dir = fresh_dir(backend == CLMLP_BACKEND_HOST ? "optimizer_host" : "optimizer_opencl");
+    const char *path = path_in(dir, "net.ck");
+    const size_t sizes[] = {N_IN, 5, N_OUT};
+    double x[N * N_IN];
+    uint32_t labels[N];
+    small_data(N, N_IN, N_OUT, x, labels);
+    clmlp_config cfg = config_for(test_backend(backend));
+    for (int dt = CLMLP_F64; dt <= CLMLP_F32; dt++)
+        for (int adam = 0; adam < 2; adam++) {
+            clmlp_train_options opt;
+            clmlp_train_options_init(&opt);
+            opt.batch = 4;
+            opt.optimizer = adam ? CLMLP_OPT_ADAM : CLMLP_OPT_SGD;
+            opt.lr = adam ? 0.01 : 0.1;
+            opt.momentum = adam ? 0 : 0.9;
+            opt.weight_decay = 1e-3;
+            clmlp_net *nets[2];
+            for (int run = 0; run < 2; run++) {
+                clmlp_net *net = test_net(sizes, 3, backend, (clmlp_dtype)dt, CLMLP_LOSS_SOFTMAX_CE, 21);
+                clmlp_dataset *data;
+                TEST_OK(clmlp_dataset_from_labels(net, x, labels, N, CLMLP_TARGET_ONEHOT_01, &data));
+                TEST_OK(clmlp_train_epoch(net, data, &opt, 0, NULL));
+                size_t done = 1;
+                if (run == 1) { /* through the file */
+                    assert_int_equal(net->state_of, opt.optimizer);
+                    assert_int_equal(net->adam_steps, adam ? (N + 3) / 4 : 0);
+                    TEST_OK(clmlp_save_checkpoint(net, NULL, 1, path));
+                    clmlp_net *back = NULL;
+                    done = 0;
+                    TEST_OK(clmlp_load_checkpoint(path, &cfg, &back, NULL, &done));
+                    assert_int_equal(done, 1);
+                    assert_same_weights(net, back);
+                    assert_same_state(net, back);
+                    clmlp_dataset_destroy(data);
+                    clmlp_destroy(net);
+                    net = back;
+                    TEST_OK(clmlp_dataset_from_labels(net, x, labels, N, CLMLP_TARGET_ONEHOT_01, &data));
+
+                    /* clmlp_load takes the weights and leaves the state */
+                    TEST_OK(clmlp_load(path, &cfg, &back, NULL));
+                    assert_same_weights(net, back);
+                    assert_int_equal(back->state_of, CLMLP_OPT_SGD);
+                    assert_int_equal(back->adam_steps, 0);
+                    for (size_t l = 1; l <= 2; l++)
+                        assert_true(!back->layers[l].vW && !back->layers[l].sW);
+                    clmlp_destroy(back);
+                }
+                TEST_OK(clmlp_train_epoch(net, data, &opt, done, NULL));
+                clmlp_dataset_destroy(data);
+                nets[run] = net;
+            }
+            assert_same_weights(nets[0], nets[1]);
+            assert_same_state(nets[0], nets[1]);
+            clmlp_destroy(nets[0]);
+            clmlp_destroy(nets[1]);
+        }
+}
+
+/* Saving reads the net and changes nothing: not the weights, not the optimizer state
+ * (no moment is allocated for a net that has none), not the standardization. */
+static void saving_leaves_the_net(void **state)
+{
+    (void)state;
+    const char *dir = fresh_dir("unchanged");
+    const char *path = path_in(dir, "net.ck");
+    const size_t sizes[] = {2, 3, 2};
+    clmlp_net *net = test_net(sizes, 3, CLMLP_BACKEND_HOST, CLMLP_F64, CLMLP_LOSS_MSE, 4);
+    TEST_OK(clmlp_save_checkpoint(net, NULL, 1, path));
+    TEST_OK(clmlp_save(net, NULL, path));
+    for (size_t l = 1; l <= 2; l++)
+        assert_true(!net->layers[l].vW && !net->layers[l].vb && !net->layers[l].sW && !net->layers[l].sb);
+    assert_int_equal(net->state_of, CLMLP_OPT_SGD);
+    assert_int_equal(net->adam_steps, 0);
+    assert_standardization(net, NULL, NULL);
+
+    spec s = small_spec();
+    TEST_OK(clmlp_set_standardization(net, s.std_mean, s.std_std));
+    set_state(net, s.moment1, s.moment2, 9);
+    size_t n;
+    double *weights = flat_values(net, 0, &n);
+    TEST_OK(clmlp_save_checkpoint(net, NULL, 1, path));
+    TEST_OK(clmlp_save(net, NULL, path));
+    assert_values(net, 0, weights, n);
+    assert_values(net, 1, s.moment1, n);
+    assert_values(net, 2, s.moment2, n);
+    assert_int_equal(net->state_of, CLMLP_OPT_ADAM);
+    assert_int_equal(net->adam_steps, 9);
+    assert_standardization(net, s.std_mean, s.std_std);
+    free(weights);
+
+    /* a second moment that could not be loaded back (negative) is refused, and the
+     * file on disk stays the last good one */
+    s.moment2[16] = -1e-3;
+    set_state(net, s.moment1, s.moment2, 9);
+    TEST_FAILS(CLMLP_ENUMERIC, clmlp_save_checkpoint(net, NULL, 1, path));
+    assert_non_null(strstr(clmlp_last_error(), "second moment of b[2] element 1"));
+    assert_non_null(strstr(clmlp_last_error(), path));
+    TEST_OK(clmlp_save(net, NULL, path)); /* a model holds no moments */
+    size_t tmp_files;
+    assert_int_equal(list_dir(dir, &tmp_files), 1);
+    assert_int_equal(tmp_files, 0);
+    clmlp_destroy(net);
+}
+
+/* A checkpoint written by tests/fuzz/make_corpus.py, independently of clmlp, from
+ * docs/model-file.md: version 3 with the standardization and Adam's state. */
+static void independent_v3_file_loads(void **state)
+{
+    (void)state;
+    clmlp_config cfg = config_for(CLMLP_BACKEND_HOST);
+    clmlp_net *net = NULL;
+    clmlp_preprocess pp;
+    size_t done = 0;
+    TEST_OK(
+        clmlp_load_checkpoint(CLMLP_TEST_SOURCE_DIR "/fuzz/corpus/model/v3_adam_std.clmlp", &cfg, &net, &pp, &done));
+    assert_int_equal(clmlp_num_layers(net), 2);
+    assert_int_equal(clmlp_layer_size(net, 1), 3);
+    assert_int_equal(done, 3);
+    assert_int_equal(net->state_of, CLMLP_OPT_ADAM);
+    assert_int_equal(net->adam_steps, 15);
+    const double mean[] = {0.5, -0.25}, std[] = {2.0, 0.125};
+    assert_standardization(net, mean, std);
+    double w[17], m1[17], m2[17];
+    for (size_t i = 0; i < 17; i++) {
+        w[i] = ((double)i - 8) / 16;
+        m1[i] = ((double)i - 8) / 64;
+        m2[i] = (double)(i + 1) / 1024;
+    }
+    assert_values(net, 0, w, 17);
+    assert_values(net, 1, m1, 17);
+    assert_values(net, 2, m2, 17);
+    clmlp_destroy(net);
+    TEST_OK(
+        clmlp_load_checkpoint(CLMLP_TEST_SOURCE_DIR "/fuzz/corpus/model/v2_checkpoint.clmlp", &cfg, &net, &pp, &done));
+    assert_int_equal(done, 2);
+    assert_values(net, 1, m1, 17);
     clmlp_destroy(net);
 }
 
@@ -559,20 +1022,12 @@ static void save_into_missing_directory(void **state)
 
 /* ---- corrupt, truncated and foreign files --------------------------------------------- */
 
-static void truncated_and_flipped(void **state)
+/* Every truncation and every flipped byte of data (len bytes) is EFORMAT for both
+ * loaders, and a trailing byte too; the undamaged bytes load. */
+static void damage_everywhere(const uint8_t *data, size_t len, const char *bad)
 {
-    (void)state;
-    const char *dir = fresh_dir("corrupt");
-    const char *good = path_in(dir, "good.clmlp"), *bad = path_in(dir, "bad.clmlp");
-    const size_t sizes[] = {2, 3, 2};
-    clmlp_net *net = test_net(sizes, 3, CLMLP_BACKEND_HOST, CLMLP_F64, CLMLP_LOSS_MSE, 3);
-    TEST_OK(clmlp_save(net, NULL, good));
-    clmlp_destroy(net);
-    size_t len;
-    uint8_t *data = read_bytes(good, &len);
     uint8_t *copy = malloc(len + 1);
     assert_non_null(copy);
-
     /* every truncation, the empty file included, is EFORMAT */
     for (size_t cut = 0; cut < len; cut++) {
         write_bytes(bad, data, cut);
@@ -590,7 +1045,7 @@ static void truncated_and_flipped(void **state)
             expect_load_fails(bad, CLMLP_EFORMAT, NULL);
         }
     memcpy(copy, data, len);
-    copy[len - 20] ^= 0x10; /* a weight */
+    copy[len - 20] ^= 0x10; /* a weight or a moment */
     write_bytes(bad, copy, len);
     expect_load_fails(bad, CLMLP_EFORMAT, "checksum mismatch");
 
@@ -601,11 +1056,43 @@ static void truncated_and_flipped(void **state)
     expect_load_fails(bad, CLMLP_EFORMAT, "trailing");
 
     /* the original still loads */
+    write_bytes(bad, data, len);
     clmlp_config cfg = config_for(CLMLP_BACKEND_HOST);
-    TEST_OK(clmlp_load(good, &cfg, &net, NULL));
+    clmlp_net *net = NULL;
+    TEST_OK(clmlp_load_checkpoint(bad, &cfg, &net, NULL, NULL));
     clmlp_destroy(net);
     free(copy);
-    free(data);
+}
+
+/* Files of every version and every section: a saved model, a saved checkpoint with
+ * the standardization and Adam's state, and hand-built versions 1 and 2. */
+static void truncated_and_flipped(void **state)
+{
+    (void)state;
+    const char *dir = fresh_dir("corrupt");
+    const char *good = path_in(dir, "good.clmlp"), *bad = path_in(dir, "bad.clmlp");
+    const size_t sizes[] = {2, 3, 2};
+    clmlp_net *net = test_net(sizes, 3, CLMLP_BACKEND_HOST, CLMLP_F64, CLMLP_LOSS_MSE, 3);
+    spec s = small_spec();
+    for (int file = 0; file < 4; file++) {
+        if (file == 0)
+            TEST_OK(clmlp_save(net, NULL, good));
+        else if (file == 1) {
+            TEST_OK(clmlp_set_standardization(net, s.std_mean, s.std_std));
+            set_state(net, s.moment1, s.moment2, 3);
+            TEST_OK(clmlp_save_checkpoint(net, NULL, 4, good));
+        } else {
+            s.version = (uint32_t)file - 1;
+            write_spec(good, &s);
+        }
+        size_t len;
+        uint8_t *data = read_bytes(good, &len);
+        const size_t lengths[] = {228, 228 + 32 + 20 + 272, 224, 368};
+        assert_int_equal(len, lengths[file]);
+        damage_everywhere(data, len, bad);
+        free(data);
+    }
+    clmlp_destroy(net);
 }
 
 static void foreign_files(void **state)
@@ -642,9 +1129,9 @@ static void hostile_headers(void **state)
     spec s;
 
     s = small_spec();
-    s.version = 3; /* 1 is a model, 2 a checkpoint */
+    s.version = 4; /* 1 is a model, 2 a checkpoint, 3 either */
     write_spec(path, &s);
-    expect_load_fails(path, CLMLP_EFORMAT, "version 3");
+    expect_load_fails(path, CLMLP_EFORMAT, "version 4");
     s.version = 0;
     write_spec(path, &s);
     expect_load_fails(path, CLMLP_EFORMAT, "version 0");
@@ -730,6 +1217,119 @@ static void hostile_headers(void **state)
     clmlp_config cfg = config_for(CLMLP_BACKEND_HOST);
     clmlp_net *net = NULL;
     TEST_OK(clmlp_load(path, &cfg, &net, NULL));
+    clmlp_destroy(net);
+}
+
+/* Valid checksums around hostile version-3 sections: flags that are unknown or lie
+ * about what follows, sizes whose new sections exceed the limit, an optimizer that
+ * does not match the sections, values no net could hold. */
+static void hostile_v3_sections(void **state)
+{
+    (void)state;
+    const char *dir = fresh_dir("hostile_v3");
+    const char *path = path_in(dir, "hostile.clmlp");
+    spec s;
+
+    /* flags */
+    const uint32_t unknown[] = {8, 0x100, 0x80000000u, 0xffffffffu};
+    for (size_t i = 0; i < sizeof unknown / sizeof *unknown; i++) {
+        s = v3_spec(FLAG_STATE);
+        s.flags |= unknown[i];
+        write_spec(path, &s);
+        expect_load_fails(path, CLMLP_EFORMAT, "unknown flags");
+    }
+    s = v3_spec(FLAG_MOMENT2);
+    s.optimizer = CLMLP_OPT_SGD;
+    write_spec(path, &s);
+    expect_load_fails(path, CLMLP_EFORMAT, "second moments without a training state");
+
+    /* flags that claim a section the file lacks, or lack one it holds: the length
+     * shows it before anything else is read */
+    const uint32_t written[] = {0, FLAG_STD, FLAG_STATE, FLAG_STATE | FLAG_MOMENT2, 7, 7, FLAG_STATE};
+    const uint32_t claimed[] = {FLAG_STD, 0, FLAG_STATE | FLAG_MOMENT2, FLAG_STATE, FLAG_STATE | FLAG_MOMENT2, 0, 0};
+    const char *const found[] = {"truncated", "trailing", "truncated", "trailing", "trailing", "trailing", "trailing"};
+    for (size_t i = 0; i < sizeof written / sizeof *written; i++) {
+        s = v3_spec(written[i]);
+        size_t len;
+        uint8_t *data = build(&s, &len);
+        put_le(data + 16 + 24 + 44, claimed[i], 4);
+        fix_crc(data, len);
+        write_bytes(path, data, len);
+        expect_load_fails(path, CLMLP_EFORMAT, found[i]);
+        free(data);
+    }
+
+    /* too short for the flags after the settings */
+    s = v3_spec(0);
+    size_t len;
+    uint8_t *data = build(&s, &len);
+    write_bytes(path, data, 16 + 24 + 44 + 3);
+    expect_load_fails(path, CLMLP_EFORMAT, "settings and flags");
+    free(data);
+
+    /* sizes whose sections pass the 4 GiB limit only with the new sections: n_0 = 2^28
+     * gives 2 GiB of weights, and as many bytes again of each moment and 4 GiB of
+     * standardization */
+    const uint32_t huge_flags[] = {0, FLAG_STD, FLAG_STATE, FLAG_STATE | FLAG_MOMENT2};
+    for (size_t i = 0; i < 4; i++) {
+        s = v3_spec(huge_flags[i]);
+        s.sizes[0] = (uint64_t)1 << 28, s.sizes[1] = 1, s.sizes[2] = 1;
+        write_spec(path, &s);
+        expect_load_fails(path, CLMLP_EFORMAT, i == 0 ? "truncated" : "more weights than a model file can hold");
+    }
+
+    /* the optimizer and Adam's step count */
+    s = v3_spec(FLAG_STATE), s.optimizer = 2, write_spec(path, &s);
+    expect_load_fails(path, CLMLP_EFORMAT, "unknown optimizer 2");
+    s = v3_spec(FLAG_STATE | FLAG_MOMENT2), s.optimizer = 7, write_spec(path, &s);
+    expect_load_fails(path, CLMLP_EFORMAT, "unknown optimizer 7");
+    s = v3_spec(FLAG_STATE), s.optimizer = CLMLP_OPT_ADAM, write_spec(path, &s);
+    expect_load_fails(path, CLMLP_EFORMAT, "optimizer is Adam");
+    s = v3_spec(FLAG_STATE | FLAG_MOMENT2), s.optimizer = CLMLP_OPT_SGD, write_spec(path, &s);
+    expect_load_fails(path, CLMLP_EFORMAT, "optimizer is SGD");
+    s = v3_spec(FLAG_STATE), s.adam_steps = 5, write_spec(path, &s);
+    expect_load_fails(path, CLMLP_EFORMAT, "step count");
+
+    /* the standardization */
+    const double bad_means[] = {NAN, INFINITY, -INFINITY};
+    for (size_t i = 0; i < 3; i++) {
+        s = v3_spec(FLAG_STD), s.std_mean[1] = bad_means[i], write_spec(path, &s);
+        expect_load_fails(path, CLMLP_EFORMAT, "standardization mean[1]");
+    }
+    const double bad_stds[] = {0, -0.0, -1, NAN, INFINITY, -INFINITY};
+    for (size_t i = 0; i < 6; i++) {
+        s = v3_spec(FLAG_STD | FLAG_STATE), s.std_std[0] = bad_stds[i], write_spec(path, &s);
+        expect_load_fails(path, CLMLP_EFORMAT, "standardization std[0]");
+    }
+
+    /* moments that are not finite, not floats in an F32 file, or negative second moments */
+    s = v3_spec(FLAG_STATE), s.moment1[16] = NAN, write_spec(path, &s);
+    expect_load_fails(path, CLMLP_EFORMAT, "velocity of b[2] element 1");
+    s = v3_spec(7), s.moment1[0] = INFINITY, write_spec(path, &s);
+    expect_load_fails(path, CLMLP_EFORMAT, "first moment of W[1] element 0");
+    s = v3_spec(7), s.moment2[9] = NAN, write_spec(path, &s);
+    expect_load_fails(path, CLMLP_EFORMAT, "second moment of W[2] element 0");
+    s = v3_spec(7), s.moment2[16] = -1e-300, write_spec(path, &s);
+    expect_load_fails(path, CLMLP_EFORMAT, "second moment of b[2] element 1");
+    s = v3_spec(7), s.dtype = CLMLP_F32, s.moment2[3] = 1e300, write_spec(path, &s);
+    expect_load_fails(path, CLMLP_EFORMAT, "second moment of W[1] element 3");
+    s = v3_spec(FLAG_STATE), s.dtype = CLMLP_F32, s.moment1[3] = -1e39, write_spec(path, &s);
+    expect_load_fails(path, CLMLP_EFORMAT, "velocity of W[1] element 3");
+    s = small_spec(), s.version = 2, s.moment1[8] = NAN, write_spec(path, &s);
+    expect_load_fails(path, CLMLP_EFORMAT, "velocity of b[1] element 2");
+
+    /* the same files without damage load; a second moment of −0 and Adam at step 0 are fine */
+    clmlp_config cfg = config_for(CLMLP_BACKEND_HOST);
+    clmlp_net *net = NULL;
+    s = v3_spec(7), s.moment2[4] = -0.0, s.adam_steps = 0, write_spec(path, &s);
+    TEST_OK(clmlp_load_checkpoint(path, &cfg, &net, NULL, NULL));
+    assert_int_equal(net->adam_steps, 0);
+    clmlp_destroy(net);
+    s = v3_spec(7), s.adam_steps = UINT64_MAX, s.epochs_done = 0, write_spec(path, &s);
+    size_t done = 9;
+    TEST_OK(clmlp_load_checkpoint(path, &cfg, &net, NULL, &done));
+    assert_int_equal(net->adam_steps, UINT64_MAX);
+    assert_int_equal(done, 0);
     clmlp_destroy(net);
 }
 
@@ -825,12 +1425,18 @@ int main(void)
         BOTH(round_trip),
         cmocka_unit_test(host_file_on_opencl),
         cmocka_unit_test(matches_documented_layout),
+        BOTH(old_versions_load),
+        BOTH(standardization_round_trip),
+        BOTH(optimizer_state_round_trip),
+        cmocka_unit_test(saving_leaves_the_net),
+        cmocka_unit_test(independent_v3_file_loads),
         cmocka_unit_test(replace_and_no_leftovers),
         cmocka_unit_test(refuses_special_files),
         cmocka_unit_test(save_into_missing_directory),
         cmocka_unit_test(truncated_and_flipped),
         cmocka_unit_test(foreign_files),
         cmocka_unit_test(hostile_headers),
+        cmocka_unit_test(hostile_v3_sections),
         cmocka_unit_test(oversized_file),
         BOTH(argument_errors),
     };

@@ -76,8 +76,8 @@ int clmlp_cl_tiles_options(const clmlp_cl_tiles *t, char *out, size_t size);
 
 typedef struct clmlp_cl_kernels {
     cl_kernel forward_layer, bias_act, output_delta_mse, output_delta_ce, backprop_delta, sech2_mul, weight_grad,
-        bias_grad, fill, gather_rows, gather_pixels, sgd_momentum, batch_stats, confusion_update, gemm_nn, gemm_tn,
-        gemm_nt, gemm_tn_sgd, train_per_sample;
+        bias_grad, fill, gather_rows, gather_pixels, sgd_momentum, adam_update, batch_stats, confusion_update, gemm_nn,
+        gemm_tn, gemm_nt, gemm_tn_sgd, train_per_sample;
 } clmlp_cl_kernels;
 
 /* Kernel timings of a profiling queue (cl_profile.c): events wait in `pending` until
@@ -108,6 +108,7 @@ typedef struct clmlp_cl_be {
     size_t pad_bytes;          /* spare bytes past every buffer's end (clmlp_cl_tiles_pad) */
     cl_ulong max_alloc;        /* CL_DEVICE_MAX_MEM_ALLOC_SIZE */
     int program_from_cache;    /* the program came from the on-disk cache (for tests) */
+    char *build_log;           /* the compiler's log of the program build (NULL: empty, or from the cache) */
     clmlp_cl_profile *profile; /* NULL unless profiling */
 } clmlp_cl_be;
 
@@ -175,6 +176,10 @@ void clmlp_cl_destroy(clmlp_be *be);
 clmlp_status clmlp_cl_tune_search(const clmlp_config *cfg, const size_t *sizes, size_t n_sizes, size_t batch,
                                   const clmlp_cl_tiles *candidates, size_t n_candidates, clmlp_cl_tiles *best,
                                   clmlp_tune_report *report);
+/* The tuner's candidates for a device whose default shape is `device` (cl_tune.c):
+ * device first, then the family's search around it; out holds CLMLP_CL_TUNE_CANDIDATES. */
+enum { CLMLP_CL_TUNE_CANDIDATES = 40 };
+size_t clmlp_cl_tune_candidates(const clmlp_cl_tiles *device, clmlp_cl_tiles *out);
 /* The backend with these tiles instead of the device's (tests and the tuner); NULL:
  * the device's. */
 clmlp_status clmlp_cl_backend_create_tiled(const clmlp_config *cfg, const clmlp_cl_tiles *tiles, clmlp_be **out);
@@ -194,6 +199,10 @@ clmlp_status clmlp_cl_choose_device(const clmlp_config *cfg, cl_device_id *out);
 /* Builds the embedded kernels for the backend's dtype and tiles and creates every kernel. */
 clmlp_status clmlp_cl_build_kernels(clmlp_cl_be *be);
 void clmlp_cl_release_kernels(clmlp_cl_be *be);
+/* The compiler's log of be's program build (CL_PROGRAM_BUILD_LOG after a successful
+ * clBuildProgram): "" when it was empty, when the program came from the cache, and for
+ * a backend that is not OpenCL's. Warnings show here (tests/test_build_log.c). */
+const char *clmlp_cl_build_log(const clmlp_be *be);
 /* What a built kernel takes on be's device: its local memory (CL_KERNEL_LOCAL_MEM_SIZE)
  * and largest work-group (CL_KERNEL_WORK_GROUP_SIZE). */
 clmlp_status clmlp_cl_kernel_limits(const clmlp_cl_be *be, cl_kernel kernel, size_t *local_bytes, size_t *max_group);

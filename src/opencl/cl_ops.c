@@ -8,6 +8,7 @@
  * with OWN a product the tuner found CLBlast faster for (tiles.clblast) runs on CLBlast.
  */
 #include <limits.h>
+#include <math.h>
 
 #include "../error.h"
 #include "cl_common.h"
@@ -196,6 +197,22 @@ static clmlp_status cl_sgd_momentum(clmlp_be *base, size_t count, const clmlp_sg
                                           velocity ? MEM(velocity) : NO_BUFFER, MEM(param)});
 }
 
+static clmlp_status cl_adam(clmlp_be *base, size_t count, const clmlp_adam *adam, const clmlp_buf *grad, clmlp_buf *m,
+                            clmlp_buf *v, clmlp_buf *param)
+{
+    clmlp_cl_be *be = BE(base);
+    cl_uint uc;
+    clmlp_real_arg r[7];
+    TRY(clmlp_cl_uint(count, "parameter count", &uc));
+    return clmlp_cl_launch(
+        be, be->k.adam_update, "adam_update", 1, (size_t[]){count}, NULL, 12,
+        (clmlp_karg[]){ARG(uc), clmlp_cl_real(be, &r[0], adam->lr / adam->correction1),
+                       clmlp_cl_real(be, &r[1], adam->grad_scale), clmlp_cl_real(be, &r[2], adam->beta1),
+                       clmlp_cl_real(be, &r[3], adam->beta2), clmlp_cl_real(be, &r[4], adam->eps),
+                       clmlp_cl_real(be, &r[5], sqrt(adam->correction2)), clmlp_cl_real(be, &r[6], adam->weight_decay),
+                       MEM(grad), MEM(m), MEM(v), MEM(param)});
+}
+
 static clmlp_status cl_weight_grad_sgd(clmlp_be *base, size_t batch, size_t n_in, size_t n_out, const clmlp_buf *delta,
                                        const clmlp_buf *a_prev, const clmlp_sgd *sgd, clmlp_buf *W, clmlp_buf *vW,
                                        clmlp_buf *b, clmlp_buf *vb)
@@ -369,6 +386,7 @@ const clmlp_backend_ops clmlp_cl_ops = {
     .backprop_delta = cl_backprop_delta,
     .weight_grad = cl_weight_grad,
     .sgd_momentum = cl_sgd_momentum,
+    .adam = cl_adam,
     .weight_grad_sgd = cl_weight_grad_sgd,
     .gather_rows = cl_gather_rows,
     .gather_pixels = cl_gather_pixels,

@@ -29,7 +29,7 @@ static const struct {
     KERNEL(backprop_delta), KERNEL(sech2_mul),        KERNEL(weight_grad),      KERNEL(bias_grad),
     KERNEL(fill),           KERNEL(gather_rows),      KERNEL(gather_pixels),    KERNEL(sgd_momentum),
     KERNEL(batch_stats),    KERNEL(confusion_update), KERNEL(gemm_nn),          KERNEL(gemm_tn),
-    KERNEL(gemm_nt),        KERNEL(gemm_tn_sgd),      KERNEL(train_per_sample),
+    KERNEL(gemm_nt),        KERNEL(gemm_tn_sgd),      KERNEL(train_per_sample), KERNEL(adam_update),
 };
 #undef KERNEL
 
@@ -50,6 +50,30 @@ static clmlp_status build_failure(clmlp_cl_be *be, cl_int err)
     }
     return clmlp_fail(CLMLP_EOPENCL, "clBuildProgram failed: %s (%d); build log: %s", clmlp_cl_error_name(err),
                       (int)err, log[0] ? log : "(empty)");
+}
+
+/* The log of the program build that just succeeded, kept for clmlp_cl_build_log (a
+ * clean build leaves it empty or blank; a missing log is an empty one). */
+static void keep_build_log(clmlp_cl_be *be)
+{
+    size_t len = 0;
+    free(be->build_log);
+    be->build_log = NULL;
+    if (clGetProgramBuildInfo(be->program, be->device, CL_PROGRAM_BUILD_LOG, 0, NULL, &len) != CL_SUCCESS || len < 2)
+        return;
+    char *log = malloc(len + 1);
+    if (log && clGetProgramBuildInfo(be->program, be->device, CL_PROGRAM_BUILD_LOG, len, log, NULL) == CL_SUCCESS) {
+        log[len] = '\0';
+        be->build_log = log;
+        return;
+    }
+    free(log);
+}
+
+const char *clmlp_cl_build_log(const clmlp_be *base)
+{
+    const clmlp_cl_be *be = (const clmlp_cl_be *)base;
+    return base && base->ops == &clmlp_cl_ops && be->build_log ? be->build_log : "";
 }
 
 static clmlp_status create_kernel(clmlp_cl_be *be, const char *name, cl_kernel *out)
@@ -118,6 +142,7 @@ clmlp_status clmlp_cl_build_kernels(clmlp_cl_be *be)
                                                  : clBuildProgram(be->program, 1, &be->device, options, NULL, NULL);
         if (err != CL_SUCCESS)
             return build_failure(be, err);
+        keep_build_log(be);
         if (cached)
             clmlp_cl_cache_store(be, be->program, cache_path, key);
     }
@@ -151,4 +176,6 @@ void clmlp_cl_release_kernels(clmlp_cl_be *be)
         clReleaseProgram(be->program);
         be->program = NULL;
     }
+    free(be->build_log);
+    be->build_log = NULL;
 }

@@ -334,6 +334,33 @@ static clmlp_status check_tune_args(const clmlp_config *cfg, const size_t *sizes
     return CLMLP_OK;
 }
 
+_Static_assert(CLMLP_CL_TUNE_CANDIDATES >= 2 * N_PAIRS + 1 && CLMLP_CL_TUNE_CANDIDATES >= N_GPU_SHAPES + 1,
+               "cl_common.h's CLMLP_CL_TUNE_CANDIDATES holds every candidate");
+
+size_t clmlp_cl_tune_candidates(const clmlp_cl_tiles *device, clmlp_cl_tiles *out)
+{
+    size_t n = 0;
+    out[n++] = *device;
+    if (device->family == CLMLP_CL_GPU)
+        for (size_t i = 0; i < N_GPU_SHAPES; i++) {
+            clmlp_cl_tiles t;
+            if (clmlp_cl_tiles_parse(gpu_shapes[i], &t) == CLMLP_OK && memcmp(&t.gpu, &device->gpu, sizeof t.gpu) != 0)
+                out[n++] = t;
+        }
+    else
+        for (unsigned vw = device->vw; vw >= 1 && vw >= device->vw / 2; vw /= 2) {
+            for (size_t i = 0; i < N_PAIRS; i++) {
+                clmlp_cl_tiles t =
+                    CLMLP_CL_CPU_TILES(vw, nn_shapes[i][0], nn_shapes[i][1], nt_shapes[i][0], nt_shapes[i][1]);
+                if (memcmp(&t, device, sizeof t) != 0)
+                    out[n++] = t;
+            }
+            if (vw == 1)
+                break;
+        }
+    return n;
+}
+
 clmlp_status clmlp_tune(const clmlp_config *cfg_in, const size_t *sizes, size_t n_sizes, size_t batch,
                         clmlp_tune_report *report)
 {
@@ -351,26 +378,8 @@ clmlp_status clmlp_tune(const clmlp_config *cfg_in, const size_t *sizes, size_t 
     TRY(clmlp_opencl_backend_create(&cfg, NULL, 0, &base));
     clmlp_cl_tiles device = ((clmlp_cl_be *)base)->tiles;
     base->ops->destroy(base);
-    clmlp_cl_tiles candidates[2 * N_PAIRS + N_GPU_SHAPES + 1], best = device;
-    size_t n = 0;
-    candidates[n++] = device;
-    if (device.family == CLMLP_CL_GPU)
-        for (size_t i = 0; i < N_GPU_SHAPES; i++) {
-            clmlp_cl_tiles t;
-            if (clmlp_cl_tiles_parse(gpu_shapes[i], &t) == CLMLP_OK && memcmp(&t.gpu, &device.gpu, sizeof t.gpu) != 0)
-                candidates[n++] = t;
-        }
-    else
-        for (unsigned vw = device.vw; vw >= 1 && vw >= device.vw / 2; vw /= 2) {
-            for (size_t i = 0; i < N_PAIRS; i++) {
-                clmlp_cl_tiles t =
-                    CLMLP_CL_CPU_TILES(vw, nn_shapes[i][0], nn_shapes[i][1], nt_shapes[i][0], nt_shapes[i][1]);
-                if (memcmp(&t, &device, sizeof t) != 0)
-                    candidates[n++] = t;
-            }
-            if (vw == 1)
-                break;
-        }
+    clmlp_cl_tiles candidates[CLMLP_CL_TUNE_CANDIDATES], best = device;
+    size_t n = clmlp_cl_tune_candidates(&device, candidates);
     clmlp_status s = clmlp_cl_tune_search(&cfg, sizes, n_sizes, batch, candidates, 1, &best, &r);
     double default_seconds = r.seconds_best;
     if (s == CLMLP_OK)

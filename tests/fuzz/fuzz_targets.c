@@ -4,7 +4,9 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "../../src/cache_entry.h"
 #include "../../src/model_format.h"
@@ -43,29 +45,49 @@ int clmlp_fuzz_idx(const uint8_t *data, size_t size)
     return 0;
 }
 
-/* The format on the bytes themselves; what parses must load as a net and run. */
-int clmlp_fuzz_model(const uint8_t *data, size_t size)
+/* The format on the bytes themselves; what parses must decode every section it claims
+ * and load as a net (with its training state too) that runs. */
+static void fuzz_model_bytes(const uint8_t *data, size_t size)
 {
     clmlp_model m = {0};
     clmlp_status parsed = clmlp_model_parse(data, size, "fuzz", &m);
     for (size_t l = 1; parsed == CLMLP_OK && l < m.n_sizes; l++)
-        if (m.sizes[l] * m.sizes[l - 1] + m.sizes[l] <= 4096) { /* every layer's values decode */
-            double *W = malloc(8 * m.sizes[l] * m.sizes[l - 1] + 8), *b = malloc(8 * m.sizes[l] + 8);
-            if (!W || !b || clmlp_model_layer(&m, 0, l, W, b) != CLMLP_OK)
+        if (m.sizes[l] * m.sizes[l - 1] + m.sizes[l] <= 4096) /* every layer's values decode */
+            for (int state = 0; state <= 2; state++) {
+                int present = state == 0 || (m.has_state && m.moments[state - 1]);
+                if (!present)
+                    continue;
+                double *W = malloc(8 * m.sizes[l] * m.sizes[l - 1] + 8), *b = malloc(8 * m.sizes[l] + 8);
+                if (!W || !b || clmlp_model_layer(&m, state, l, W, b) != CLMLP_OK)
+                    abort();
+                free(W);
+                free(b);
+            }
+    if (parsed == CLMLP_OK && m.standardization && m.sizes[0] <= 4096) {
+        double *mean = malloc(8 * m.sizes[0]), *std = malloc(8 * m.sizes[0]);
+        if (!mean || !std || clmlp_model_standardization(&m, mean, std) != CLMLP_OK)
+            abort();
+        for (size_t j = 0; j < m.sizes[0]; j++)
+            if (!(std[j] > 0)) /* the parser let a standardization through that no net takes */
                 abort();
-            free(W);
-            free(b);
-        }
+        free(mean);
+        free(std);
+    }
     free(m.sizes);
     if (parsed != CLMLP_OK)
-        return 0;
+        return;
     clmlp_config cfg;
     clmlp_config_init(&cfg);
     cfg.backend = CLMLP_BACKEND_HOST;
-    clmlp_net *net = NULL;
-    clmlp_preprocess pp;
     const char *path = as_file(data, size);
-    if (clmlp_load(path, &cfg, &net, &pp) == CLMLP_OK) {
+    for (int checkpoint = 0; checkpoint < 2; checkpoint++) {
+        clmlp_net *net = NULL;
+        clmlp_preprocess pp;
+        size_t done;
+        clmlp_status s =
+            checkpoint ? clmlp_load_checkpoint(path, &cfg, &net, &pp, &done) : clmlp_load(path, &cfg, &net, &pp);
+        if (s != CLMLP_OK)
+            continue;
         size_t n0 = clmlp_layer_size(net, 0), nL = clmlp_layer_size(net, clmlp_num_layers(net));
         double *x = calloc(n0, sizeof *x), *y = malloc(nL * sizeof *y);
         if (x && y && clmlp_forward(net, x, 1, y) != CLMLP_OK && clmlp_last_error()[0] == '\0')
@@ -75,6 +97,23 @@ int clmlp_fuzz_model(const uint8_t *data, size_t size)
         clmlp_destroy(net);
     }
     unlink(path);
+}
+
+/* The bytes as they are, and again with their last 4 bytes the CRC-32 of the rest, so
+ * that mutations reach the checks behind the checksum. */
+int clmlp_fuzz_model(const uint8_t *data, size_t size)
+{
+    fuzz_model_bytes(data, size);
+    uint8_t *fixed = size >= 4 ? malloc(size) : NULL;
+    if (fixed) {
+        memcpy(fixed, data, size);
+        uint32_t crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), fixed, (uInt)(size - 4));
+        for (int i = 0; i < 4; i++)
+            fixed[size - 4 + i] = (uint8_t)(crc >> (8 * i));
+        if (memcmp(fixed, data, size) != 0)
+            fuzz_model_bytes(fixed, size);
+        free(fixed);
+    }
     return 0;
 }
 
