@@ -159,12 +159,12 @@ static clmlp_status host_adam(clmlp_be *be, size_t count, const clmlp_adam *adam
 {
     double step_size = adam->lr / adam->correction1, sqrt_correction2 = sqrt(adam->correction2);
     if (is_f32(be))
-        adam_f32(count, (float)step_size, (float)adam->grad_scale, (float)adam->beta1, (float)adam->beta2,
-                 (float)adam->eps, (float)sqrt_correction2, (float)adam->weight_decay, F32(grad), F32(m), F32(v),
-                 F32(param));
+        adam_f32(count, (float)step_size, (float)adam->grad_scale, (float)adam->beta1, (float)(1 - adam->beta1),
+                 (float)adam->beta2, (float)(1 - adam->beta2), (float)adam->eps, (float)sqrt_correction2,
+                 (float)adam->weight_decay, F32(grad), F32(m), F32(v), F32(param));
     else
-        adam_f64(count, step_size, adam->grad_scale, adam->beta1, adam->beta2, adam->eps, sqrt_correction2,
-                 adam->weight_decay, F64(grad), F64(m), F64(v), F64(param));
+        adam_f64(count, step_size, adam->grad_scale, adam->beta1, 1 - adam->beta1, adam->beta2, 1 - adam->beta2,
+                 adam->eps, sqrt_correction2, adam->weight_decay, F64(grad), F64(m), F64(v), F64(param));
     return CLMLP_OK;
 }
 

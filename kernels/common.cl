@@ -175,13 +175,15 @@ DEFINE_SGD_AT(__local, sgd_at_local)
 /* torch's Adam on the parameter at w with moments at m and v (backend.h's clmlp_adam):
  * g = grad_scale*grad + weight_decay*w; m = beta1*m + (1-beta1)*g;
  * v = beta2*v + (1-beta2)*g*g; w -= step_size * m / (sqrt(v) / sqrt_correction2 + eps),
- * with step_size = lr / (1 - beta1^t) and sqrt_correction2 = sqrt(1 - beta2^t). */
+ * with step_size = lr / (1 - beta1^t) and sqrt_correction2 = sqrt(1 - beta2^t). 1-beta1
+ * and 1-beta2 come rounded once from double (in float, 1 - 0.999f is 1.3e-5 off). */
 inline void adam_at(__global real *w, __global real *m, __global real *v, real grad, real step_size, real grad_scale,
-                    real beta1, real beta2, real eps, real sqrt_correction2, real weight_decay)
+                    real beta1, real one_minus_beta1, real beta2, real one_minus_beta2, real eps,
+                    real sqrt_correction2, real weight_decay)
 {
     real g = grad_scale * grad + weight_decay * *w;
-    real m1 = beta1 * *m + ((real)1 - beta1) * g;
-    real v1 = beta2 * *v + ((real)1 - beta2) * g * g;
+    real m1 = beta1 * *m + one_minus_beta1 * g;
+    real v1 = beta2 * *v + one_minus_beta2 * g * g;
     *m = m1;
     *v = v1;
     *w -= step_size * (m1 / (sqrt(v1) / sqrt_correction2 + eps));

@@ -57,14 +57,14 @@ __kernel void sgd_momentum(uint count, real lr, real grad_scale, real momentum, 
 }
 
 /* torch's Adam (common.cl's adam_at) on count elements. Global size count. */
-__kernel void adam_update(uint count, real step_size, real grad_scale, real beta1, real beta2, real eps,
-                          real sqrt_correction2, real weight_decay, __global const real *grad, __global real *m,
-                          __global real *v, __global real *param)
+__kernel void adam_update(uint count, real step_size, real grad_scale, real beta1, real one_minus_beta1, real beta2,
+                          real one_minus_beta2, real eps, real sqrt_correction2, real weight_decay,
+                          __global const real *grad, __global real *m, __global real *v, __global real *param)
 {
     size_t e = get_global_id(0);
     if (e < count)
-        adam_at(param + e, m + e, v + e, grad[e], step_size, grad_scale, beta1, beta2, eps, sqrt_correction2,
-                weight_decay);
+        adam_at(param + e, m + e, v + e, grad[e], step_size, grad_scale, beta1, one_minus_beta1, beta2,
+                one_minus_beta2, eps, sqrt_correction2, weight_decay);
 }
 
 /* stats[0] += sum of row_loss, stats[1] += rows classified right, stats[2] = step if

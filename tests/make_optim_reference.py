@@ -33,6 +33,9 @@ STEPS = 6
 SGD = dict(lr=0.1, momentum=0.9, weight_decay=0.01)
 SGD_PLAIN = dict(lr=0.1, momentum=0.0, weight_decay=0.0)
 ADAM = dict(lr=0.01, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01)
+# eps of the size of the gradients, so that where it enters (sqrt(v_hat) + eps) shows
+# in float32 too
+ADAM_EPS = dict(lr=0.01, betas=(0.9, 0.999), eps=1e-3, weight_decay=0.01)
 
 # net, loss, targets, sizes, count (every net with every optimizer of OPTIMIZERS)
 NETS = [
@@ -43,7 +46,10 @@ NETS = [
     ("b", "ce", "values", [6, 8, 5, 3], 12),  # soft targets
 ]
 OPTIMIZERS = [("sgd", SGD), ("adam", ADAM)]
-EXTRA = [("a", "ce", "labels", [5, 7, 4], 10, "sgd", SGD_PLAIN, "plain")]
+EXTRA = [
+    ("a", "ce", "labels", [5, 7, 4], 10, "sgd", SGD_PLAIN, "plain"),
+    ("a", "ce", "labels", [5, 7, 4], 10, "adam", ADAM_EPS, "eps"),
+]
 
 
 def values(n, seed, scale):

@@ -202,13 +202,14 @@ static clmlp_status cl_adam(clmlp_be *base, size_t count, const clmlp_adam *adam
 {
     clmlp_cl_be *be = BE(base);
     cl_uint uc;
-    clmlp_real_arg r[7];
+    clmlp_real_arg r[9];
     TRY(clmlp_cl_uint(count, "parameter count", &uc));
     return clmlp_cl_launch(
-        be, be->k.adam_update, "adam_update", 1, (size_t[]){count}, NULL, 12,
+        be, be->k.adam_update, "adam_update", 1, (size_t[]){count}, NULL, 14,
         (clmlp_karg[]){ARG(uc), clmlp_cl_real(be, &r[0], adam->lr / adam->correction1),
                        clmlp_cl_real(be, &r[1], adam->grad_scale), clmlp_cl_real(be, &r[2], adam->beta1),
-                       clmlp_cl_real(be, &r[3], adam->beta2), clmlp_cl_real(be, &r[4], adam->eps),
+                       clmlp_cl_real(be, &r[7], 1 - adam->beta1), clmlp_cl_real(be, &r[3], adam->beta2),
+                       clmlp_cl_real(be, &r[8], 1 - adam->beta2), clmlp_cl_real(be, &r[4], adam->eps),
                        clmlp_cl_real(be, &r[5], sqrt(adam->correction2)), clmlp_cl_real(be, &r[6], adam->weight_decay),
                        MEM(grad), MEM(m), MEM(v), MEM(param)});
 }
