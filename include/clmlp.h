@@ -172,8 +172,10 @@ CLMLP_API clmlp_status clmlp_sgd_step(clmlp_net *net, double lr);
 
 /* Inference that leaves the net untouched: x batch × n_0 (finite), y batch × n_L
  * receives a[L] (MSE) or the softmax probabilities (softmax-CE). Safe to call from
- * several threads at once on one net, as long as nothing modifies the net meanwhile;
- * it neither uses nor changes the forward state of clmlp_forward. */
+ * several threads at once on one net, as long as nothing modifies the net meanwhile
+ * (the contract; on the OpenCL backend the launches are not serialized yet, so there
+ * call it from one thread at a time until they are); it neither uses nor changes the
+ * forward state of clmlp_forward. */
 CLMLP_API clmlp_status clmlp_predict(const clmlp_net *net, const double *x, size_t batch, double *y);
 
 /* Per-input standardization kept with the model (like FANN's scaling parameters):
