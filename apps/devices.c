@@ -40,6 +40,8 @@ int cmd_devices(int argc, char **argv)
     if (any_chosen)
         printf("* chosen by default%s%s%s\n", env ? " (CLMLP_DEVICE=" : "", env ? env : "", env ? ")" : "");
     else
-        printf("no device matches CLMLP_DEVICE=%s: CLMLP_BACKEND_AUTO would use the host path\n", env ? env : "");
+        printf(
+            "no device matches CLMLP_DEVICE=%s: a net would not be created (an explicit device request is an error)\n",
+            env ? env : "");
     return CLI_OK;
 }

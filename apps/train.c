@@ -50,7 +50,8 @@ static const char help[] =
     "  --mean X --std Y    standardize images with these (default: from the training images)\n"
     "  --resume FILE       continue from a checkpoint (--save's file) or a model: its sizes, loss,\n"
     "                      dtype, preprocessing, optimizer state and epoch count (a different\n"
-    "                      --layers, --loss, --dtype, --crop, --targets, --mean or --std is refused);\n"
+    "                      --layers, --loss, --dtype, --optimizer, --crop, --targets, --mean or\n"
+    "                      --std is refused);\n"
     "                      give the same training options and the result equals an uninterrupted\n"
     "                      run; --metrics continues the file's rows\n"
     "device:\n"
@@ -330,7 +331,8 @@ static int read_csv(const options *o, data_state *d)
 /* ---- the net ---- */
 
 /* With --resume: the options that describe the net must agree with the checkpoint's. */
-static int check_resumed(const options *o, const clmlp_net *net, const clmlp_preprocess *saved, const data_state *d)
+static int check_resumed(const options *o, const clmlp_net *net, const clmlp_preprocess *saved, const data_state *d,
+                         size_t epochs_done)
 {
     char have[512], want[512];
     cli_format_net(net, have, sizeof have);
@@ -362,6 +364,15 @@ static int check_resumed(const options *o, const clmlp_net *net, const clmlp_pre
                          "--resume %s: the checkpoint standardizes with mean %.9g and std %.9g, "
                          "--mean and --std give %.9g and %.9g",
                          o->resume, saved->mean, saved->std, o->pp.mean, o->pp.std);
+    /* Adam's moments, or SGD's velocities after trained epochs, would silently start afresh */
+    clmlp_optimizer state_of = CLMLP_OPT_SGD;
+    uint64_t adam_steps = 0;
+    if (clmlp_optimizer_state(net, &state_of, &adam_steps) != CLMLP_OK)
+        return cli_error(CLI_RUNTIME, "--resume %s: %s", o->resume, clmlp_last_error());
+    if (state_of != o->train.optimizer && (adam_steps > 0 || epochs_done > 0))
+        return cli_error(CLI_RUNTIME,
+                         "--resume %s: the checkpoint was trained with --optimizer %s, --optimizer gives %s", o->resume,
+                         optimizer_name(state_of), optimizer_name(o->train.optimizer));
     if (!d->csv)
         return CLI_OK;
     if (clmlp_layer_size(net, 0) != d->n_in)
@@ -391,14 +402,12 @@ static int create_net(options *o, const data_state *d, clmlp_net **net, size_t *
 {
     clmlp_status s;
     *epochs_done = 0;
-    char before[1024];
-    snprintf(before, sizeof before, "%s", clmlp_last_error());
     if (o->resume) {
         clmlp_preprocess saved;
         s = clmlp_load_checkpoint(o->resume, &o->cfg, net, &saved, epochs_done);
         if (s != CLMLP_OK)
             return cli_error(CLI_RUNTIME, "--resume: %s", clmlp_last_error());
-        int rc = check_resumed(o, *net, &saved, d);
+        int rc = check_resumed(o, *net, &saved, d, *epochs_done);
         if (rc != CLI_OK)
             return rc;
         o->pp = saved;
@@ -431,17 +440,8 @@ static int create_net(options *o, const data_state *d, clmlp_net **net, size_t *
         if (s != CLMLP_OK)
             return cli_error(CLI_RUNTIME, "%s: %s", clmlp_strerror(s), clmlp_last_error());
     }
-    fallback[0] = '\0';
-    if (o->cfg.backend == CLMLP_BACKEND_AUTO && strcmp(clmlp_backend_name(*net), "host") == 0) {
-        const char *why = clmlp_last_error();
-        size_t n_devices = 0;
-        if (*why && strcmp(why, before) != 0)
-            snprintf(fallback, fallback_size, "%s", why);
-        else if (clmlp_list_devices(NULL, 0, &n_devices) == CLMLP_OK && n_devices == 0)
-            snprintf(fallback, fallback_size, "no OpenCL platform or device found");
-        else
-            snprintf(fallback, fallback_size, "none of %zu could be used", n_devices);
-    }
+    /* (a resumed checkpoint's net is created the same way: the library knows why) */
+    snprintf(fallback, fallback_size, "%s", clmlp_fallback_reason(*net));
     return CLI_OK;
 }
 

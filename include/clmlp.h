@@ -82,7 +82,9 @@ typedef enum {
 } clmlp_kernels;
 
 typedef struct clmlp_config {
-    /* AUTO: the OpenCL device if one is usable, else the host path. */
+    /* AUTO: the OpenCL device if one is usable, else the host path (clmlp_fallback_reason
+     * says why); a device asked for (platform/device, device_spec or CLMLP_DEVICE) that
+     * cannot be used is CLMLP_ENODEVICE under AUTO too, never a silent fallback. */
     clmlp_backend backend;
     /* F32 computes in float on the device and on the host; the API still speaks double. */
     clmlp_dtype dtype;
@@ -120,7 +122,8 @@ CLMLP_API void clmlp_config_init(clmlp_config *cfg);
 typedef struct clmlp_net clmlp_net;
 
 /* sizes = {n_0 … n_L}, n_sizes = L + 1 ≥ 2, every n_l ≥ 1; cfg may be NULL (defaults).
- * CLMLP_ENODEVICE when backend OPENCL is asked for and no device is usable. */
+ * CLMLP_ENODEVICE when backend OPENCL, or a particular device, is asked for and no
+ * such device is usable. */
 CLMLP_API clmlp_status clmlp_create(const size_t *sizes, size_t n_sizes, const clmlp_config *cfg, clmlp_net **out);
 /* NULL is a no-op. */
 CLMLP_API void clmlp_destroy(clmlp_net *net);
@@ -134,6 +137,9 @@ CLMLP_API clmlp_loss clmlp_loss_type(const clmlp_net *net);
 CLMLP_API clmlp_dtype clmlp_dtype_of(const clmlp_net *net);
 /* "opencl: <device name>" or "host" ("" for NULL). */
 CLMLP_API const char *clmlp_backend_name(const clmlp_net *net);
+/* "" unless backend AUTO fell back to the host path, then why, e.g. "no OpenCL platform
+ * is installed (clGetPlatformIDs)" ("" for NULL). */
+CLMLP_API const char *clmlp_fallback_reason(const clmlp_net *net);
 /* What the net's kernels run with on an OpenCL device, e.g. "products own, tiles
  * 16:8x2:4x4 (device default)" or "(tuned)"; "" on the host path and for NULL. */
 CLMLP_API const char *clmlp_kernel_info(const clmlp_net *net);
@@ -173,9 +179,9 @@ CLMLP_API clmlp_status clmlp_sgd_step(clmlp_net *net, double lr);
 /* Inference that leaves the net untouched: x batch × n_0 (finite), y batch × n_L
  * receives a[L] (MSE) or the softmax probabilities (softmax-CE). Safe to call from
  * several threads at once on one net, as long as nothing modifies the net meanwhile
- * (the contract; on the OpenCL backend the launches are not serialized yet, so there
- * call it from one thread at a time until they are); it neither uses nor changes the
- * forward state of clmlp_forward. */
+ * (on OpenCL the threads share the device's queue: their launches are serialized,
+ * their buffers are their own); it neither uses nor changes the forward state of
+ * clmlp_forward. */
 CLMLP_API clmlp_status clmlp_predict(const clmlp_net *net, const double *x, size_t batch, double *y);
 
 /* Per-input standardization kept with the model (like FANN's scaling parameters):
@@ -316,6 +322,11 @@ typedef struct clmlp_eval {
  * (1/batch for the batch-mean loss), with the same arithmetic and the same persistent
  * state as clmlp_train_epoch. opt may be NULL (defaults). grad_scale finite and > 0. */
 CLMLP_API clmlp_status clmlp_update(clmlp_net *net, const clmlp_train_options *opt, double grad_scale);
+
+/* The optimizer whose state the net holds (SGD for a fresh net, or after SGD without
+ * momentum) and Adam's step count t (0 unless ADAM): what the next step continues;
+ * clmlp_load_checkpoint restores both. */
+CLMLP_API clmlp_status clmlp_optimizer_state(const clmlp_net *net, clmlp_optimizer *optimizer, uint64_t *adam_steps);
 
 /* Loss, accuracy and (when confusion is not NULL, classes × classes entries) the
  * confusion matrix of the net on `data`, computed on the device. */

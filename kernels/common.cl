@@ -13,6 +13,16 @@
  *   GROUP               work-items of the 1-D kernels' groups (reductions, per-sample)
  * Buffers are row-major and batch-major; sizes are uint (the host checks that they fit).
  */
+/* The helpers below take and return vectors by value. Where a vector is wider than the
+ * target's registers (the 16-wide float or 8-wide double tiles, or an 8-row column sum,
+ * on an AVX2 device; 4-wide doubles on an SSE-only one) clang warns that such a function
+ * is called differently from one built with the wider ISA (-Wpsabi: POCL compiles with
+ * inline defined away, so every helper is a function at that point). A program and the
+ * builtins it calls are compiled for the device's one target and inlined: there is no
+ * such call between differently built code, and nothing to warn about. */
+#if defined(__clang__)
+#pragma clang diagnostic ignored "-Wpsabi"
+#endif
 #ifdef CLMLP_FP64
 #pragma OPENCL EXTENSION cl_khr_fp64 : enable
 typedef double real;

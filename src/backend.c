@@ -3,12 +3,14 @@
  * a backend only allocates, moves and frees bytes. */
 #include "backend.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "checked.h"
 #include "error.h"
 #include "fault.h"
+#include "net_internal.h"
 
 clmlp_status clmlp_backend_open(const clmlp_config *cfg, const size_t *sizes, size_t n_sizes, clmlp_be **out)
 {
@@ -16,17 +18,26 @@ clmlp_status clmlp_backend_open(const clmlp_config *cfg, const size_t *sizes, si
     case CLMLP_BACKEND_HOST: return clmlp_host_backend_create(cfg->dtype, out);
     case CLMLP_BACKEND_OPENCL: return clmlp_opencl_backend_create(cfg, sizes, n_sizes, out);
     case CLMLP_BACKEND_AUTO: {
-        /* No usable device (none installed, none matching, no fp64, a failed build):
-         * the host path computes the same thing. A malformed request is still an error,
-         * and so is an explicit device that does not exist. */
+        /* A device asked for (indices, device_spec, or CLMLP_DEVICE, which the resolved
+         * config carries the same way) is a request: one that cannot be met is an error.
+         * Only a fully open choice falls back to the host path, which computes the same
+         * thing, when no device is usable (none installed, no fp64, a failed build); a
+         * malformed request or exhausted memory is an error either way. */
+        int device_asked = cfg->platform >= 0 || cfg->device >= 0 || cfg->device_spec[0] != '\0';
         clmlp_status s = clmlp_opencl_backend_create(cfg, sizes, n_sizes, out);
-        if (s == CLMLP_OK || s == CLMLP_EINVAL || s == CLMLP_ENOMEM)
+        if (s == CLMLP_OK || device_asked || s == CLMLP_EINVAL || s == CLMLP_ENOMEM)
             return s;
-        return clmlp_host_backend_create(cfg->dtype, out);
+        char reason[sizeof((clmlp_be *)0)->fallback];
+        snprintf(reason, sizeof reason, "%s", clmlp_last_error()[0] ? clmlp_last_error() : clmlp_strerror(s));
+        TRY(clmlp_host_backend_create(cfg->dtype, out));
+        memcpy((*out)->fallback, reason, sizeof reason);
+        return CLMLP_OK;
     }
     }
     return clmlp_fail(CLMLP_EINVAL, "unknown backend %d", (int)cfg->backend);
 }
+
+const char *clmlp_fallback_reason(const clmlp_net *net) { return net ? net->be->fallback : ""; }
 
 static const char *kind_name(clmlp_buf_kind kind)
 {

@@ -150,12 +150,14 @@ typedef struct clmlp_backend_ops {
 struct clmlp_be {
     const clmlp_backend_ops *ops;
     clmlp_dtype dtype;
-    char name[256];    /* what clmlp_backend_name() reports */
-    char kernels[160]; /* what clmlp_kernel_info() reports */
+    char name[256];     /* what clmlp_backend_name() reports */
+    char kernels[160];  /* what clmlp_kernel_info() reports */
+    char fallback[160]; /* what clmlp_fallback_reason() reports: why AUTO fell back to the host path */
 };
 
-/* The backend the config asks for (AUTO: OpenCL if usable, else host) for a net of
- * these sizes (sizes may be NULL: no net yet); cfg resolved (config.c). */
+/* The backend the config asks for for a net of these sizes (sizes may be NULL: no net
+ * yet); cfg resolved (config.c). AUTO: the device the config names (or an error), else
+ * OpenCL if usable, else host with the reason in fallback. */
 clmlp_status clmlp_backend_open(const clmlp_config *cfg, const size_t *sizes, size_t n_sizes, clmlp_be **out);
 
 clmlp_status clmlp_host_backend_create(clmlp_dtype dtype, clmlp_be **out);

@@ -31,7 +31,8 @@ static clmlp_status apply_device_spec(clmlp_config *cfg, const char *spec, const
 {
     int p, d, used = 0;
     if (strcmp(spec, "gpu") == 0 || strcmp(spec, "cpu") == 0) {
-        snprintf(cfg->device_spec, sizeof cfg->device_spec, "%s", spec);
+        if (spec != cfg->device_spec) /* (spec may be cfg's own: an overlapping snprintf would empty it) */
+            snprintf(cfg->device_spec, sizeof cfg->device_spec, "%s", spec);
         return CLMLP_OK;
     }
     if (sscanf(spec, "%d:%d%n", &p, &d, &used) == 2 && spec[used] == '\0' && p >= 0 && d >= 0) {

@@ -2,7 +2,10 @@
 #include "fault.h"
 
 #ifdef CLMLP_FAULT_INJECTION
-static long calls[CLMLP_FAULT_KINDS], armed[CLMLP_FAULT_KINDS];
+#include <stdatomic.h>
+
+/* atomic: operations may run on several threads at once (clmlp_predict) */
+static _Atomic long calls[CLMLP_FAULT_KINDS], armed[CLMLP_FAULT_KINDS];
 
 int clmlp_fault_hit(clmlp_fault_kind kind) { return ++calls[kind] == armed[kind]; }
 

@@ -165,6 +165,18 @@ clmlp_loss clmlp_loss_type(const clmlp_net *net) { return net ? net->cfg.loss : 
 
 clmlp_dtype clmlp_dtype_of(const clmlp_net *net) { return net ? net->cfg.dtype : CLMLP_F64; }
 
+clmlp_status clmlp_optimizer_state(const clmlp_net *net, clmlp_optimizer *optimizer, uint64_t *adam_steps)
+{
+    if (!net || !optimizer || !adam_steps)
+        return clmlp_fail(CLMLP_EINVAL, "clmlp_optimizer_state: %s is NULL",
+                          !net         ? "net"
+                          : !optimizer ? "optimizer"
+                                       : "adam_steps");
+    *optimizer = net->state_of;
+    *adam_steps = net->state_of == CLMLP_OPT_ADAM ? net->adam_steps : 0;
+    return CLMLP_OK;
+}
+
 const char *clmlp_backend_name(const clmlp_net *net) { return net ? net->be->name : ""; }
 
 const char *clmlp_kernel_info(const clmlp_net *net) { return net ? net->be->kernels : ""; }

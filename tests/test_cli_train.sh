@@ -2,7 +2,7 @@
 # `clmlp train` end to end: --validation (JSON fields, CSV columns, the test set once at
 # the end), --patience (stops early, keeps and saves the best epoch: clmlp eval and a
 # zero-learning-rate rerun agree with what was reported), --optimizer adam, --resume
-# refusals (another --layers, --loss, --dtype) and --resume continuing --metrics, the
+# refusals (another --layers, --loss, --dtype, --optimizer) and --resume continuing --metrics, the
 # --json run object, the progress bar on a 40-column terminal (util-linux `script`
 # gives a pty), the AUTO backend's fallback message, singular wording, and one run on a
 # CSV file. Small IDX sets cut from DATA_DIR keep it quick.
@@ -141,6 +141,11 @@ losses=$(json_field train_loss "$work/out" | tr '\n' ' ')
 check "$(echo "$losses" | awk '{ print $3 " < " $2 " && " $2 " < " $1 }')" "adam: the training loss decreases ($losses)"
 expect 2 "adam with --momentum" -- $train --epochs 1 --optimizer adam --momentum 0.9
 expect 2 "sgd with --beta1" -- $train --epochs 1 --beta1 0.9
+expect 0 "train --optimizer adam --save" -- $train --epochs 1 --optimizer adam --lr 0.002 --save "$work/adam.ck"
+expect 1 "resume adam's checkpoint with sgd" -- $train --epochs 1 --resume "$work/adam.ck"
+grep -q "trained with --optimizer adam, --optimizer gives sgd" "$work/err" ||
+    fail "the optimizer refusal names not both optimizers"
+expect 0 "resume adam's checkpoint with adam" -- $train --epochs 1 --resume "$work/adam.ck" --optimizer adam --lr 0.002
 
 # ---- --resume: refusals, and --metrics continued ----
 expect 0 "train 2 epochs" -- $train --epochs 2 --save "$work/r.ck" --metrics "$work/r.csv"
@@ -150,6 +155,9 @@ expect 1 "resume with another loss" -- $train --epochs 1 --resume "$work/r.ck" -
 grep -q "is ce, --loss gives mse" "$work/err" || fail "the loss refusal names not both losses"
 expect 1 "resume with another dtype" -- $train --epochs 1 --resume "$work/r.ck" --dtype f64
 grep -q "is f32, --dtype gives f64" "$work/err" || fail "the dtype refusal names not both dtypes"
+expect 1 "resume with another optimizer" -- $train --epochs 1 --resume "$work/r.ck" --optimizer adam
+grep -q "trained with --optimizer sgd, --optimizer gives adam" "$work/err" ||
+    fail "the optimizer refusal names not both optimizers"
 expect 0 "resume with the same layers, loss and dtype" -- $train --epochs 2 --resume "$work/r.ck" --loss ce \
     --dtype f32 --save "$work/r.ck" --metrics "$work/r.csv" --plot "$work/r.svg"
 [ "$(cut -d, -f1 "$work/r.csv" | tr '\n' ' ')" = "epoch 1 2 3 4 " ] ||

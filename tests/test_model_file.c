@@ -769,6 +769,12 @@ static void optimizer_state_round_trip(void **state)
                     done = 0;
                     TEST_OK(clmlp_load_checkpoint(path, &cfg, &back, NULL, &done));
                     assert_int_equal(done, 1);
+                    clmlp_optimizer kind = CLMLP_OPT_SGD;
+                    uint64_t t = 99;
+                    TEST_OK(clmlp_optimizer_state(back, &kind, &t)); /* what the public query says */
+                    assert_int_equal(kind, opt.optimizer);
+                    assert_int_equal(t, adam ? (N + 3) / 4 : 0);
+                    assert_int_equal(clmlp_optimizer_state(back, &kind, NULL), CLMLP_EINVAL);
                     assert_same_weights(net, back);
                     assert_same_state(net, back);
                     clmlp_dataset_destroy(data);

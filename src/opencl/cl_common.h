@@ -6,6 +6,7 @@
 #define CL_TARGET_OPENCL_VERSION 120
 #endif
 #include <CL/cl.h>
+#include <pthread.h>
 
 #include "../backend.h"
 
@@ -110,6 +111,13 @@ typedef struct clmlp_cl_be {
     int program_from_cache;    /* the program came from the on-disk cache (for tests) */
     char *build_log;           /* the compiler's log of the program build (NULL: empty, or from the cache) */
     clmlp_cl_profile *profile; /* NULL unless profiling */
+    /* Held around what several threads running operations on one backend at once (as
+     * clmlp_predict does) must not interleave: a kernel's clSetKernelArg calls and its
+     * enqueue (clmlp_cl_launch), every CLBlast call, the profile's bookkeeping (which may
+     * wait for the pending events: they are enqueued already). Not recursive: never held
+     * across a call that takes it. */
+    pthread_mutex_t lock;
+    int lock_ready; /* lock initialized (destroy may meet a backend that failed before) */
 } clmlp_cl_be;
 
 /* A buffer's memory as the device sees it (clmlp_buf.mem holds a cl_mem). */
@@ -137,7 +145,7 @@ clmlp_karg clmlp_cl_real(const clmlp_cl_be *be, clmlp_real_arg *storage, double 
 /* Kernels take sizes as uint: refuses what does not fit before launching. */
 clmlp_status clmlp_cl_uint(size_t v, const char *what, cl_uint *out);
 /* Sets the arguments and enqueues kernel over global (local NULL: the implementation
- * picks); errors name the kernel. */
+ * picks), atomically under be->lock; errors name the kernel. */
 clmlp_status clmlp_cl_launch(clmlp_cl_be *be, cl_kernel kernel, const char *name, cl_uint dims, const size_t *global,
                              const size_t *local, size_t n_args, const clmlp_karg *args);
 /* One of gemm.cl's products, C (m × n) from A, B with row strides lda, ldb, ldc, over
@@ -151,8 +159,8 @@ clmlp_status clmlp_cl_launch_product(clmlp_cl_be *be, cl_kernel kernel, const ch
                                      size_t ldc, size_t n_epilogue, const clmlp_karg *epilogue);
 
 /* Profiling (cl_profile.c): where a launch's event goes (NULL when not profiling),
- * recording it under the kernel's name (a string that outlives the backend), and the
- * backend operation `profile`. */
+ * recording it under the kernel's name (a string that outlives the backend; the caller
+ * holds be->lock), and the backend operation `profile` (takes be->lock). */
 cl_event *clmlp_cl_profile_event(clmlp_cl_be *be, cl_event *slot);
 clmlp_status clmlp_cl_profile_record(clmlp_cl_be *be, const char *name, cl_event event);
 clmlp_status clmlp_cl_profile_read(clmlp_be *be, clmlp_kernel_profile *out, size_t capacity, size_t *count, int reset);
@@ -225,7 +233,8 @@ int clmlp_cl_cache_path(const clmlp_cl_be *be, const char *options, const char *
 cl_program clmlp_cl_cache_load(clmlp_cl_be *be, const char *path, uint64_t key, const char *options);
 void clmlp_cl_cache_store(clmlp_cl_be *be, cl_program program, const char *path, uint64_t key);
 
-/* C = op(A)·op(B) through CLBlast, row-major; op transposes when the flag is set. */
+/* C = op(A)·op(B) through CLBlast, row-major; op transposes when the flag is set
+ * (under be->lock). */
 clmlp_status clmlp_cl_gemm(clmlp_cl_be *be, int trans_a, int trans_b, size_t m, size_t n, size_t k, const clmlp_buf *A,
                            size_t lda, const clmlp_buf *B, size_t ldb, clmlp_buf *C, size_t ldc);
 

@@ -1,5 +1,6 @@
 /* Choosing the OpenCL device from a resolved config: by index, by type ("gpu", "cpu"),
  * else the first GPU, else the first device of the first platform that has one. */
+#include <stdio.h>
 #include <string.h>
 
 #include "../error.h"
@@ -41,6 +42,45 @@ static clmlp_status first_of_type(const cl_platform_id *platforms, cl_uint n_pla
     return CLMLP_ENODEVICE;
 }
 
+/* "NAME: 1 CPU; NAME: 2 GPUs, 1 other" over the platforms, for messages. */
+static void describe_platforms(const cl_platform_id *platforms, cl_uint n_platforms, char *out, size_t size)
+{
+    static const struct {
+        cl_device_type type;
+        const char *one, *many;
+    } kinds[] = {{CL_DEVICE_TYPE_GPU, "GPU", "GPUs"},
+                 {CL_DEVICE_TYPE_CPU, "CPU", "CPUs"},
+                 {CL_DEVICE_TYPE_ACCELERATOR, "accelerator", "accelerators"}};
+    size_t used = 0;
+    out[0] = '\0';
+    for (cl_uint p = 0; p < n_platforms && used < size; p++) {
+        char name[64] = "";
+        if (clGetPlatformInfo(platforms[p], CL_PLATFORM_NAME, sizeof name - 1, name, NULL) != CL_SUCCESS)
+            snprintf(name, sizeof name, "platform %u", p);
+        int n = snprintf(out + used, size - used, "%s%s:", p ? "; " : "", name);
+        used += n > 0 ? (size_t)n : 0;
+        cl_device_id ids[MAX_DEVICES];
+        cl_uint all = list_devices(platforms[p], CL_DEVICE_TYPE_ALL, ids), counted = 0, shown = 0;
+        for (size_t k = 0; k < sizeof kinds / sizeof kinds[0] && used < size; k++) {
+            cl_uint c = list_devices(platforms[p], kinds[k].type, ids);
+            counted += c;
+            if (c) {
+                n = snprintf(out + used, size - used, "%s %u %s", shown++ ? "," : "", c,
+                             c == 1 ? kinds[k].one : kinds[k].many);
+                used += n > 0 ? (size_t)n : 0;
+            }
+        }
+        if (used < size && all > counted) {
+            n = snprintf(out + used, size - used, "%s %u other", shown++ ? "," : "", all - counted);
+            used += n > 0 ? (size_t)n : 0;
+        }
+        if (used < size && !shown) {
+            n = snprintf(out + used, size - used, " no devices");
+            used += n > 0 ? (size_t)n : 0;
+        }
+    }
+}
+
 static clmlp_status by_index(const cl_platform_id *platforms, cl_uint n_platforms, int platform, int device,
                              cl_device_id *out)
 {
@@ -77,13 +117,18 @@ clmlp_status clmlp_cl_choose_device(const clmlp_config *cfg, cl_device_id *out)
     const char *spec = cfg->device_spec;
     if (strcmp(spec, "gpu") == 0 || strcmp(spec, "cpu") == 0) {
         int gpu = spec[0] == 'g';
-        if (first_of_type(platforms, n_platforms, gpu ? CL_DEVICE_TYPE_GPU : CL_DEVICE_TYPE_CPU, out) != CLMLP_OK)
-            return clmlp_fail(CLMLP_ENODEVICE, "device %s: no OpenCL %s device found", spec, gpu ? "GPU" : "CPU");
-        return CLMLP_OK;
+        if (first_of_type(platforms, n_platforms, gpu ? CL_DEVICE_TYPE_GPU : CL_DEVICE_TYPE_CPU, out) == CLMLP_OK)
+            return CLMLP_OK;
+        char found[512];
+        describe_platforms(platforms, n_platforms, found, sizeof found);
+        return clmlp_fail(CLMLP_ENODEVICE, "device %s: no OpenCL %s device found (platforms: %s)", spec,
+                          gpu ? "GPU" : "CPU", found);
     }
     if (first_of_type(platforms, n_platforms, CL_DEVICE_TYPE_GPU, out) == CLMLP_OK ||
         first_of_type(platforms, n_platforms, CL_DEVICE_TYPE_ALL, out) == CLMLP_OK)
         return CLMLP_OK;
-    return clmlp_fail(CLMLP_ENODEVICE, "no OpenCL device found on %u platform%s", n_platforms,
-                      n_platforms == 1 ? "" : "s");
+    char found[512];
+    describe_platforms(platforms, n_platforms, found, sizeof found);
+    return clmlp_fail(CLMLP_ENODEVICE, "no OpenCL device found on %u platform%s (%s)", n_platforms,
+                      n_platforms == 1 ? "" : "s", found);
 }

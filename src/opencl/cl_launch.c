@@ -56,23 +56,31 @@ clmlp_status clmlp_cl_launch(clmlp_cl_be *be, cl_kernel kernel, const char *name
         local = gpu_local;
         global = gpu_global;
     }
-    for (size_t i = 0; i < n_args; i++) {
+    /* a kernel object holds one set of arguments: from the first to the enqueue, which
+     * captures them, no other thread may set this kernel's (nor touch the profile) */
+    pthread_mutex_lock(&be->lock);
+    clmlp_status s = CLMLP_OK;
+    for (size_t i = 0; i < n_args && s == CLMLP_OK; i++) {
         cl_int err = clSetKernelArg(kernel, (cl_uint)i, args[i].size, args[i].value);
         if (err != CL_SUCCESS) {
             clmlp_cl_fail("clSetKernelArg", err);
-            return clmlp_fail_context(CLMLP_EOPENCL, "kernel %s argument %zu", name, i);
+            s = clmlp_fail_context(CLMLP_EOPENCL, "kernel %s argument %zu", name, i);
         }
     }
-    cl_event event = NULL;
-    cl_int err = clmlp_fault_hit(CLMLP_FAULT_ENQUEUE)
-                     ? CL_OUT_OF_RESOURCES
-                     : clEnqueueNDRangeKernel(be->queue, kernel, dims, NULL, global, local, 0, NULL,
-                                              clmlp_cl_profile_event(be, &event));
-    if (err != CL_SUCCESS) {
-        clmlp_cl_fail("clEnqueueNDRangeKernel", err);
-        return clmlp_fail_context(CLMLP_EOPENCL, "kernel %s", name);
+    if (s == CLMLP_OK) {
+        cl_event event = NULL;
+        cl_int err = clmlp_fault_hit(CLMLP_FAULT_ENQUEUE)
+                         ? CL_OUT_OF_RESOURCES
+                         : clEnqueueNDRangeKernel(be->queue, kernel, dims, NULL, global, local, 0, NULL,
+                                                  clmlp_cl_profile_event(be, &event));
+        if (err != CL_SUCCESS) {
+            clmlp_cl_fail("clEnqueueNDRangeKernel", err);
+            s = clmlp_fail_context(CLMLP_EOPENCL, "kernel %s", name);
+        } else
+            s = clmlp_cl_profile_record(be, name, event);
     }
-    return clmlp_cl_profile_record(be, name, event);
+    pthread_mutex_unlock(&be->lock);
+    return s;
 }
 
 enum { MAX_EPILOGUE_ARGS = 8 };

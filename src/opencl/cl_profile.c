@@ -66,13 +66,17 @@ clmlp_status clmlp_cl_profile_read(clmlp_be *base, clmlp_kernel_profile *out, si
     if (!be->profile)
         return clmlp_fail(CLMLP_EINVAL, "clmlp_profile: the net was created without profiling (clmlp_config.profile "
                                         "or CLMLP_PROFILE=1)");
-    TRY(settle(be->profile));
-    for (size_t i = 0; i < be->profile->n_kernels && i < capacity; i++)
-        out[i] = be->profile->kernels[i];
-    *count = be->profile->n_kernels;
-    if (reset)
-        be->profile->n_kernels = 0;
-    return CLMLP_OK;
+    pthread_mutex_lock(&be->lock);
+    clmlp_status s = settle(be->profile);
+    if (s == CLMLP_OK) {
+        for (size_t i = 0; i < be->profile->n_kernels && i < capacity; i++)
+            out[i] = be->profile->kernels[i];
+        *count = be->profile->n_kernels;
+        if (reset)
+            be->profile->n_kernels = 0;
+    }
+    pthread_mutex_unlock(&be->lock);
+    return s;
 }
 
 void clmlp_cl_profile_release(clmlp_cl_be *be)

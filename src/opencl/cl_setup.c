@@ -21,6 +21,8 @@ void clmlp_cl_destroy(clmlp_be *base)
         clReleaseCommandQueue(be->queue);
     if (be->context)
         clReleaseContext(be->context);
+    if (be->lock_ready)
+        pthread_mutex_destroy(&be->lock);
     free(be);
 }
 
@@ -131,6 +133,11 @@ static clmlp_status create(const clmlp_config *cfg, const clmlp_cl_tiles *tiles,
     clmlp_cl_be *be = calloc(1, sizeof *be);
     if (!be)
         return clmlp_fail(CLMLP_ENOMEM, "cannot allocate the OpenCL backend");
+    if (pthread_mutex_init(&be->lock, NULL) != 0) {
+        free(be);
+        return clmlp_fail(CLMLP_ENOMEM, "cannot create the OpenCL backend's lock");
+    }
+    be->lock_ready = 1;
     be->base.ops = &clmlp_cl_ops;
     be->base.dtype = cfg->dtype;
     be->gemm = cfg->products;
