@@ -46,7 +46,8 @@ typedef enum clmlp_status {
     CLMLP_EFORMAT = 4,   /* a file is malformed, truncated or foreign */
     CLMLP_ENODEVICE = 5, /* no usable OpenCL device (or it lacks cl_khr_fp64) */
     CLMLP_EOPENCL = 6,   /* an OpenCL or CLBlast call failed */
-    CLMLP_ENUMERIC = 7   /* NaN or Inf in input, parameters or results */
+    CLMLP_ENUMERIC = 7,  /* NaN or Inf in input, parameters or results */
+    CLMLP_ECOMM = 8      /* a collective between processes failed, timed out, or another rank failed */
 } clmlp_status;
 
 /* Short fixed description of a status; never NULL. */
@@ -271,6 +272,9 @@ typedef enum {
     CLMLP_OPT_ADAM = 1 /* torch.optim.Adam: bias-corrected first and second moments */
 } clmlp_optimizer;
 
+/* A communicator between processes (created by clmlp_mpi.h's clmlp_comm_create). */
+typedef struct clmlp_comm clmlp_comm;
+
 typedef struct clmlp_train_options {
     size_t batch;              /* samples per step (default 128) */
     double lr;                 /* learning rate for the loss averaged over the batch (0.1) */
@@ -287,6 +291,9 @@ typedef struct clmlp_train_options {
      * returning nonzero stops the epoch early (CLMLP_OK, stats cover what ran). */
     int (*progress)(void *user, size_t samples_done, size_t samples_total, double running_loss);
     void *user;
+    /* Data-parallel training over the ranks of a communicator (clmlp_mpi.h), or NULL:
+     * this process alone (the default). */
+    const clmlp_comm *comm;
 } clmlp_train_options;
 
 CLMLP_API void clmlp_train_options_init(clmlp_train_options *opt);

@@ -16,7 +16,7 @@ export LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 # The suite once, and of its GPU-family repeats (CLMLP_KERNELS=gpu) those that reach the
 # GPU family's host code: the API and the training paths.
-ctest --test-dir build-asan --output-on-failure -j"$jobs" -E '_gpu$'
+ctest --test-dir build-asan --output-on-failure -j"$jobs" -E '_gpu$|mpi'
 ctest --test-dir build-asan --output-on-failure -j"$jobs" -R '^(test_api|test_train_paths)_gpu$'
 
 # Separate nets from separate threads: two concurrent trainings under ThreadSanitizer.

@@ -2,7 +2,8 @@
 # Installs what clmlp needs to build and test on Debian 12 (bookworm).
 set -eu
 packages="build-essential cmake pkg-config ocl-icd-opencl-dev opencl-headers pocl-opencl-icd
-libclblast-dev libcmocka-dev libcsv-dev zlib1g-dev dataset-fashion-mnist clang clang-format libclang-rt-14-dev valgrind oclgrind"
+libclblast-dev libcmocka-dev libcsv-dev zlib1g-dev dataset-fashion-mnist clang clang-format libclang-rt-14-dev valgrind oclgrind
+openmpi-bin libopenmpi-dev"
 missing=""
 for p in $packages; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -18,6 +18,7 @@ const char *clmlp_strerror(clmlp_status s)
     case CLMLP_ENODEVICE: return "no usable OpenCL device";
     case CLMLP_EOPENCL: return "OpenCL error";
     case CLMLP_ENUMERIC: return "non-finite number";
+    case CLMLP_ECOMM: return "communication failure";
     }
     return "unknown status";
 }

@@ -9,6 +9,7 @@
 
 #include "checked.h"
 #include "config.h"
+#include "data_parallel.h"
 #include "error.h"
 #include "net_internal.h"
 #include "step.h"
@@ -72,6 +73,7 @@ void clmlp_destroy(clmlp_net *net)
     free(net->n);
     free(net->input_mean);
     free(net->input_std);
+    free(net->dp_flat);
     free(net);
 }
 
@@ -352,18 +354,29 @@ clmlp_status clmlp_net_write_moment(clmlp_net *net, int moment, size_t l, const 
 
 /* ---- the optimizer step of clmlp_update ------------------------------------ */
 
-clmlp_status clmlp_update(clmlp_net *net, const clmlp_train_options *opt, double grad_scale)
+static clmlp_status check_update(const clmlp_net *net, const clmlp_train_options *opt, double grad_scale)
 {
-    clmlp_train_options defaults;
-    clmlp_train_options_init(&defaults);
     if (!net)
         return clmlp_fail(CLMLP_EINVAL, "clmlp_update: net is NULL");
-    opt = opt ? opt : &defaults;
     TRY(clmlp_train_options_check(opt));
     if (!(isfinite(grad_scale) && grad_scale > 0))
         return clmlp_fail(CLMLP_EINVAL, "clmlp_update: grad_scale %g is not finite and > 0", grad_scale);
     if (!net->have_grad)
         return clmlp_fail(CLMLP_EINVAL, "clmlp_update: no gradients; call clmlp_backward first");
+    return CLMLP_OK;
+}
+
+clmlp_status clmlp_update(clmlp_net *net, const clmlp_train_options *opt, double grad_scale)
+{
+    clmlp_train_options defaults;
+    clmlp_train_options_init(&defaults);
+    opt = opt ? opt : &defaults;
+    clmlp_status checked = check_update(net, opt, grad_scale);
+    if (opt->comm) { /* the gradients of every rank, summed, then the same update everywhere */
+        TRY(clmlp_dp_prepare(opt->comm, net, checked, "clmlp_update"));
+        TRY(clmlp_dp_sum_gradients(opt->comm, net, CLMLP_OK, "clmlp_update"));
+    }
+    TRY(checked);
     clmlp_rule rule = clmlp_train_rule(opt, opt->lr);
     net->weights_moved = 1;
     return clmlp_step_update(net, &rule, grad_scale);

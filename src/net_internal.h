@@ -24,6 +24,10 @@ struct clmlp_net {
     clmlp_optimizer state_of;
     uint64_t adam_steps;
     double *input_mean, *input_std; /* n_0 each, or NULL: the standardization (host only) */
+    /* data-parallel training (data_parallel.c): the communicator whose rank 0 the net was
+     * last made equal to, and the host buffer of the gradients' allreduce */
+    const clmlp_comm *synced_with;
+    double *dp_flat;
 };
 
 /* A dataset resident on its net's backend, row-major: inputs as pixels (from images)

@@ -296,6 +296,32 @@ static clmlp_status gather_inputs(clmlp_net *net, const clmlp_dataset *data, con
     return ops->gather_rows(net->be, data->x, data->n_in, idx, first, rows, net->layers[0].a);
 }
 
+/* Rows first … first + rows − 1 of the epoch's order through the forward pass, the
+ * output delta and the counters (of step `step` + 1). */
+static clmlp_status forward_counted(clmlp_net *net, const clmlp_dataset *data, size_t first, size_t rows, size_t step)
+{
+    const clmlp_backend_ops *ops = net->be->ops;
+    TRY(gather_inputs(net, data, net->order, first, rows));
+    TRY(ops->gather_rows(net->be, data->y, data->n_out, net->order, first, rows, net->y));
+    TRY(clmlp_step_forward(net, rows));
+    TRY(output_delta(net, rows));
+    return ops->batch_stats(net->be, rows, net->n[net->L], net->layers[net->L].a, net->y, net->row_loss, step + 1,
+                            net->stats);
+}
+
+clmlp_status clmlp_step_gradient(clmlp_net *net, const clmlp_dataset *data, size_t first, size_t rows, size_t step)
+{
+    if (rows == 0) { /* a rank without rows this step adds nothing to the sum */
+        for (size_t l = 1; l <= net->L; l++) {
+            TRY(clmlp_buf_fill(net->be, net->layers[l].dW, net->n[l] * net->n[l - 1], 0.0));
+            TRY(clmlp_buf_fill(net->be, net->layers[l].db, net->n[l], 0.0));
+        }
+        return CLMLP_OK;
+    }
+    TRY(forward_counted(net, data, first, rows, step));
+    return backward_layers(net, rows, NULL);
+}
+
 clmlp_status clmlp_step_train(clmlp_net *net, const clmlp_dataset *data, size_t first, size_t batch, size_t max_steps,
                               const clmlp_rule *rule, size_t step, size_t *rows, size_t *steps)
 {
@@ -315,12 +341,7 @@ clmlp_status clmlp_step_train(clmlp_net *net, const clmlp_dataset *data, size_t 
         return CLMLP_OK;
     }
     size_t n = left < batch ? left : batch;
-    TRY(gather_inputs(net, data, net->order, first, n));
-    TRY(ops->gather_rows(net->be, data->y, data->n_out, net->order, first, n, net->y));
-    TRY(clmlp_step_forward(net, n));
-    TRY(output_delta(net, n));
-    TRY(ops->batch_stats(net->be, n, net->n[net->L], net->layers[net->L].a, net->y, net->row_loss, step + 1,
-                         net->stats));
+    TRY(forward_counted(net, data, first, n, step));
     next_update(net, rule, 1.0 / (double)n, &sgd, &adam, &u); /* the loss is averaged over the batch */
     TRY(backward_layers(net, n, &u));
     *rows = n;

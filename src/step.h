@@ -58,6 +58,11 @@ clmlp_status clmlp_step_begin_training(clmlp_net *net, size_t batch, const clmlp
 clmlp_status clmlp_step_train(clmlp_net *net, const clmlp_dataset *data, size_t first, size_t batch, size_t max_steps,
                               const clmlp_rule *rule, size_t step, size_t *rows, size_t *steps);
 
+/* The gradients dW, db (summed over the rows, not yet scaled) of rows first … first +
+ * rows − 1 of the epoch's order, counted as step `step` + 1; rows 0 gives zeros. The
+ * share of one rank in data-parallel training: the update comes after the allreduce. */
+clmlp_status clmlp_step_gradient(clmlp_net *net, const clmlp_dataset *data, size_t first, size_t rows, size_t step);
+
 /* Before an evaluation: batch buffers and zeroed counters and confusion matrix. */
 clmlp_status clmlp_step_begin_evaluation(clmlp_net *net, size_t batch);
 /* One evaluation batch: rows first … first + rows − 1 of data, in order. */
