@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "checked.h"
+#include "clock.h"
 #include "error.h"
 #include "net_internal.h"
 
@@ -261,10 +262,17 @@ static clmlp_status move_gradients(clmlp_net *net, int to_device)
 clmlp_status clmlp_dp_sum_gradients(const clmlp_comm *c, clmlp_net *net, clmlp_status local, const char *what)
 {
     /* one allreduce: the gradients and the flag; a failing rank sends what its buffer holds */
+    double start = clmlp_seconds();
     if (local == CLMLP_OK)
         local = move_gradients(net, 0);
+    double copied = clmlp_seconds();
     TRY(clmlp_dp_agree(c, local, net->dp_flat, flat_count(net), what));
-    return move_gradients(net, 1);
+    double reduced = clmlp_seconds();
+    TRY(move_gradients(net, 1));
+    net->dp_reduce_seconds += reduced - copied;
+    net->dp_copy_seconds += (copied - start) + (clmlp_seconds() - reduced);
+    net->dp_steps++;
+    return CLMLP_OK;
 }
 
 clmlp_status clmlp_dp_train_step(const clmlp_comm *c, clmlp_net *net, const clmlp_dataset *data, size_t first,

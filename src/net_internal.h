@@ -28,6 +28,10 @@ struct clmlp_net {
      * last made equal to, and the host buffer of the gradients' allreduce */
     const clmlp_comm *synced_with;
     double *dp_flat;
+    /* where the data-parallel steps' time goes (for bench/): the gradients' allreduce, and
+     * their copies between device and host; steps counted */
+    double dp_reduce_seconds, dp_copy_seconds;
+    size_t dp_steps;
 };
 
 /* A dataset resident on its net's backend, row-major: inputs as pixels (from images)
