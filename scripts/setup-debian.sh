@@ -3,7 +3,7 @@
 set -eu
 packages="build-essential cmake pkg-config ocl-icd-opencl-dev opencl-headers pocl-opencl-icd
 libclblast-dev libcmocka-dev libcsv-dev zlib1g-dev dataset-fashion-mnist clang clang-format libclang-rt-14-dev valgrind oclgrind
-openmpi-bin libopenmpi-dev"
+openmpi-bin libopenmpi-dev doxygen man-db groff-base python3-venv python3-numpy python3-pytest python3-pip python3-dev"
 missing=""
 for p in $packages; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
