@@ -4,9 +4,9 @@
  * each global batch of --batches, after a warm-up epoch:
  *   - samples/s of clmlp_train_epoch with the communicator (every rank's share of each
  *     global batch), median of --runs epochs, min and max beside it;
- *   - per step: the time in the gradients' allreduce and in their copies between device
- *     and host (the library's counters), and the rest (the share's forward/backward and
- *     the update);
+ *   - per step (the library's counters): waiting for the share's forward/backward on the
+ *     device ("compute", read when the gradients are), the gradients' copies between
+ *     device and host, and their allreduce; the rest is the update and the launches;
  *   - rank 0 alone, without a communicator, at the same global batch: the baseline.
  * And the bare MPI_Allreduce of the same number of doubles, for comparison.
  * Only rank 0 prints: a table, and with --json JSON lines.
@@ -48,7 +48,7 @@ static double median(double *v, int n)
 
 typedef struct {
     double samples_per_s[3]; /* median, min, max */
-    double reduce_us, copy_us, step_us;
+    double reduce_us, copy_us, wait_us, step_us;
 } result;
 
 static const size_t sizes[] = {784, 256, 128, 10};
@@ -81,7 +81,7 @@ static result measure(const clmlp_idx *images, const clmlp_idx *labels, size_t c
     opt.comm = comm;
     CHECK(clmlp_train_epoch(net, data, &opt, 0, NULL)); /* warm-up: kernels built, buffers allocated */
     double *rates = malloc((size_t)runs * sizeof *rates);
-    net->dp_reduce_seconds = net->dp_copy_seconds = 0;
+    net->dp_reduce_seconds = net->dp_copy_seconds = net->dp_wait_seconds = 0;
     net->dp_steps = 0;
     double total = 0;
     for (int r = 0; r < runs; r++) {
@@ -96,6 +96,7 @@ static result measure(const clmlp_idx *images, const clmlp_idx *labels, size_t c
     size_t steps = (count + batch - 1) / batch * (size_t)runs;
     result out = {.reduce_us = net->dp_steps ? 1e6 * net->dp_reduce_seconds / (double)net->dp_steps : 0,
                   .copy_us = net->dp_steps ? 1e6 * net->dp_copy_seconds / (double)net->dp_steps : 0,
+                  .wait_us = net->dp_steps ? 1e6 * net->dp_wait_seconds / (double)net->dp_steps : 0,
                   .step_us = 1e6 * total / (double)steps};
     out.samples_per_s[0] = median(rates, runs);
     out.samples_per_s[1] = rates[0];
@@ -165,8 +166,8 @@ int main(int argc, char **argv)
                clmlp_backend_name(net));
         printf("bare MPI_Allreduce of %zu doubles (%.2f MB): %.0f us\n", parameters + 1,
                8.0 * (double)(parameters + 1) / 1e6, bare);
-        printf("%-7s %-10s %12s %12s %12s %10s %10s %10s\n", "batch", "mode", "samples/s", "min", "max", "step us",
-               "reduce us", "copy us");
+        printf("%-7s %-10s %12s %12s %12s %10s %10s %10s %10s\n", "batch", "mode", "samples/s", "min", "max", "step us",
+               "compute us", "copy us", "reduce us");
         clmlp_destroy(net);
     }
     for (size_t b = 0; b < n_batches; b++) {
@@ -177,15 +178,16 @@ int main(int argc, char **argv)
             for (int k = 0; k < 2; k++) {
                 char mode[32];
                 snprintf(mode, sizeof mode, k ? "%d ranks" : "alone", size);
-                printf("%-7zu %-10s %12.0f %12.0f %12.0f %10.0f %10.0f %10.0f\n", batches[b], mode,
+                printf("%-7zu %-10s %12.0f %12.0f %12.0f %10.0f %10.0f %10.0f %10.0f\n", batches[b], mode,
                        rs[k]->samples_per_s[0], rs[k]->samples_per_s[1], rs[k]->samples_per_s[2], rs[k]->step_us,
-                       rs[k]->reduce_us, rs[k]->copy_us);
+                       rs[k]->wait_us, rs[k]->copy_us, rs[k]->reduce_us);
                 if (json)
                     printf("{\"bench\":\"data_parallel\",\"ranks\":%d,\"mode\":\"%s\",\"batch\":%zu,"
                            "\"samples_per_s\":%.1f,\"min\":%.1f,\"max\":%.1f,\"step_us\":%.1f,\"reduce_us\":%.1f,"
-                           "\"copy_us\":%.1f,\"bare_allreduce_us\":%.1f}\n",
+                           "\"copy_us\":%.1f,\"compute_wait_us\":%.1f,\"bare_allreduce_us\":%.1f}\n",
                            size, k ? "comm" : "alone", batches[b], rs[k]->samples_per_s[0], rs[k]->samples_per_s[1],
-                           rs[k]->samples_per_s[2], rs[k]->step_us, rs[k]->reduce_us, rs[k]->copy_us, bare);
+                           rs[k]->samples_per_s[2], rs[k]->step_us, rs[k]->reduce_us, rs[k]->copy_us, rs[k]->wait_us,
+                           bare);
             }
             fflush(stdout);
         }

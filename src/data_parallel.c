@@ -263,6 +263,11 @@ clmlp_status clmlp_dp_sum_gradients(const clmlp_comm *c, clmlp_net *net, clmlp_s
 {
     /* one allreduce: the gradients and the flag; a failing rank sends what its buffer holds */
     double start = clmlp_seconds();
+    /* layer 1's bias gradient is the step's last result: reading one value waits for the
+     * queue, so that the copies' time below is the copies' alone */
+    if (local == CLMLP_OK)
+        local = clmlp_buf_download(net->be, net->layers[1].db, net->dp_flat, 1);
+    double computed = clmlp_seconds();
     if (local == CLMLP_OK)
         local = move_gradients(net, 0);
     double copied = clmlp_seconds();
@@ -270,7 +275,8 @@ clmlp_status clmlp_dp_sum_gradients(const clmlp_comm *c, clmlp_net *net, clmlp_s
     double reduced = clmlp_seconds();
     TRY(move_gradients(net, 1));
     net->dp_reduce_seconds += reduced - copied;
-    net->dp_copy_seconds += (copied - start) + (clmlp_seconds() - reduced);
+    net->dp_wait_seconds += computed - start;
+    net->dp_copy_seconds += (copied - computed) + (clmlp_seconds() - reduced);
     net->dp_steps++;
     return CLMLP_OK;
 }

@@ -28,9 +28,10 @@ struct clmlp_net {
      * last made equal to, and the host buffer of the gradients' allreduce */
     const clmlp_comm *synced_with;
     double *dp_flat;
-    /* where the data-parallel steps' time goes (for bench/): the gradients' allreduce, and
-     * their copies between device and host; steps counted */
-    double dp_reduce_seconds, dp_copy_seconds;
+    /* where the data-parallel steps' time goes (for bench/): waiting for the share's
+     * computation, the gradients' copies between device and host, their allreduce; steps
+     * counted */
+    double dp_wait_seconds, dp_copy_seconds, dp_reduce_seconds;
     size_t dp_steps;
 };
 
