@@ -9,15 +9,44 @@
 #include <string.h>
 #include <sys/stat.h>
 
+static int errors_silenced;   /* cli_error_silence */
+static char error_prefix[64]; /* cli_error_prefix */
+static char last_error[8192]; /* cli_error_last */
+
 int cli_error(int code, const char *fmt, ...)
 {
-    va_list ap;
+    va_list ap, again;
     va_start(ap, fmt);
-    fputs("clmlp: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    va_copy(again, ap);
+    vsnprintf(last_error, sizeof last_error, fmt, again);
+    va_end(again);
+    if (!errors_silenced) {
+        fprintf(stderr, "clmlp: %s", error_prefix);
+        vfprintf(stderr, fmt, ap);
+        fputc('\n', stderr);
+    }
     va_end(ap);
     return code;
+}
+
+void cli_error_silence(int on) { errors_silenced = on; }
+
+const char *cli_error_last(void) { return last_error; }
+
+void cli_error_prefix(const char *prefix) { snprintf(error_prefix, sizeof error_prefix, "%s", prefix ? prefix : ""); }
+
+int cli_has_flag(int argc, char **argv, const char *flag, const char *const *flags)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], flag) == 0)
+            return 1;
+        int no_value = strncmp(argv[i], "--", 2) != 0; /* an operand, or -h */
+        for (const char *const *f = flags; !no_value && *f; f++)
+            no_value = strcmp(argv[i], *f) == 0;
+        if (!no_value)
+            i++; /* the option's value, whatever it looks like */
+    }
+    return 0;
 }
 
 size_t cli_parse_sizes(const char *text, size_t *sizes, size_t max)

@@ -11,6 +11,20 @@ enum { CLI_OK = 0, CLI_RUNTIME = 1, CLI_USAGE = 2 };
 /* Prints "clmlp: <message>" to stderr as one line; returns code. */
 int cli_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* cli_error's messages are kept (cli_error_last) and, unless silenced, printed: a sweep
+ * reports a point's failure itself, and under --mpi the ranks other than 0 speak only
+ * when they alone know what failed. */
+void cli_error_silence(int on);
+/* The last message, printed or not, without "clmlp: " and the prefix ("" before any). */
+const char *cli_error_last(void);
+/* Put between "clmlp: " and every message (e.g. "rank 1: "); NULL or "" for none. */
+void cli_error_prefix(const char *prefix);
+
+/* Whether argv[1 …] holds flag, reading every other "--option" as taking a value (skipped)
+ * except those in flags (a NULL-terminated list): what a command must know before it
+ * parses, e.g. --mpi before MPI_Init. */
+int cli_has_flag(int argc, char **argv, const char *flag, const char *const *flags);
+
 /* "784,256,10" into sizes (at most max); 0 on a malformed list. */
 size_t cli_parse_sizes(const char *text, size_t *sizes, size_t max);
 int cli_parse_backend(const char *text, clmlp_backend *out);
@@ -47,5 +61,6 @@ int cmd_eval(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_devices(int argc, char **argv);
 int cmd_tune(int argc, char **argv);
+int cmd_sweep(int argc, char **argv);
 
 #endif

@@ -7,7 +7,8 @@
 static const char usage[] = "usage: clmlp <command> [options]\n"
                             "\n"
                             "commands:\n"
-                            "  train       train a net on MNIST-format data\n"
+                            "  train       train a net on MNIST-format data (--mpi: data-parallel over MPI ranks)\n"
+                            "  sweep       train a grid of option values and compare the points (--mpi: over ranks)\n"
                             "  eval        accuracy, loss and confusion matrix of a saved model\n"
                             "  predict     classify single images with a saved model\n"
                             "  gradcheck   check backpropagation: device vs host vs finite differences\n"
@@ -27,6 +28,8 @@ int main(int argc, char **argv)
         return printf("clmlp %s\n", clmlp_version()), CLI_OK;
     if (strcmp(cmd, "train") == 0)
         return cmd_train(argc - 1, argv + 1);
+    if (strcmp(cmd, "sweep") == 0)
+        return cmd_sweep(argc - 1, argv + 1);
     if (strcmp(cmd, "eval") == 0)
         return cmd_eval(argc - 1, argv + 1);
     if (strcmp(cmd, "predict") == 0)

@@ -17,8 +17,11 @@
 #include "cli.h"
 #include "data.h"
 #include "report.h"
+#include "train.h"
 
-enum { MAX_LAYERS = 64, MAX_EPOCHS = 100000 };
+enum { MAX_LAYERS = TRAIN_MAX_LAYERS, MAX_EPOCHS = TRAIN_MAX_EPOCHS };
+
+const char *const train_flags[] = {"--json", "--profile", "--standardize", "--mpi", "--help", NULL};
 
 static const char help[] =
     "usage: clmlp train [options]\n"
@@ -83,18 +86,14 @@ static const char help[] =
     "                      also with CLMLP_PROFILE=1)\n"
     "  --help              this text\n";
 
-typedef struct {
-    cli_data_args data;
-    const char *device, *save, *resume, *metrics, *plot;
-    size_t sizes[MAX_LAYERS + 1], n_sizes;
-    int layers_given, loss_given, dtype_given, crop_given, targets_given, mean_given, std_given;
-    int momentum_given, adam_given, json;
-    clmlp_config cfg;
-    clmlp_preprocess pp;
-    clmlp_train_options train;
-    unsigned long long epochs, seed, patience;
-    double validation; /* 0: none */
-} options;
+static const char help_mpi[] = /* (one string would pass the length C compilers must support) */
+    "MPI (under mpirun -np K; a build with MPI):\n"
+    "  --mpi               data-parallel over the K ranks: one model, --batch the global batch,\n"
+    "                      every rank trains its share of each step's rows on its device (by its\n"
+    "                      rank on the machine, unless --device or CLMLP_DEVICE choose); rank 0\n"
+    "                      alone prints and writes files; --resume's file must be readable by\n"
+    "                      every rank (rank 0's state is the one continued)\n"
+    "  --mpi-timeout S     a rank that does not answer within S seconds fails the job (default 300)\n";
 
 static int parse_optimizer(const char *text, clmlp_optimizer *out)
 {
@@ -113,20 +112,20 @@ static const char *dtype_name(clmlp_dtype d) { return d == CLMLP_F64 ? "f64" : "
 static const char *target_name(clmlp_target t) { return t == CLMLP_TARGET_ONEHOT_PM1 ? "pm1" : "01"; }
 
 /* The checks between options once all are read. */
-static int check_options(const options *o)
+static int check_options(const train_args *o)
 {
     const cli_data_args *d = &o->data;
     if (o->mean_given != o->std_given)
-        return cli_error(CLI_USAGE, "train: --mean and --std go together");
+        return cli_error(CLI_USAGE, "%s: --mean and --std go together", o->who);
     if (o->patience && !o->validation)
-        return cli_error(CLI_USAGE, "train: --patience needs --validation (the loss it watches)");
+        return cli_error(CLI_USAGE, "%s: --patience needs --validation (the loss it watches)", o->who);
     if (o->train.optimizer == CLMLP_OPT_ADAM && o->momentum_given)
-        return cli_error(CLI_USAGE, "train: --momentum is SGD's; Adam's first moment decays with --beta1");
+        return cli_error(CLI_USAGE, "%s: --momentum is SGD's; Adam's first moment decays with --beta1", o->who);
     if (o->train.optimizer == CLMLP_OPT_SGD && o->adam_given)
-        return cli_error(CLI_USAGE, "train: --beta1, --beta2 and --eps are Adam's (add --optimizer adam)");
+        return cli_error(CLI_USAGE, "%s: --beta1, --beta2 and --eps are Adam's (add --optimizer adam)", o->who);
     if (!d->train_csv) {
         if (d->test_csv || d->label_column || d->target_columns || d->standardize)
-            return cli_error(CLI_USAGE, "train: %s needs --train-csv",
+            return cli_error(CLI_USAGE, "%s: %s needs --train-csv", o->who,
                              d->test_csv         ? "--test-csv"
                              : d->label_column   ? "--label-column"
                              : d->target_columns ? "--target-columns"
@@ -134,37 +133,44 @@ static int check_options(const options *o)
         return CLI_OK;
     }
     if (d->data_dir)
-        return cli_error(CLI_USAGE, "train: --data (IDX files) and --train-csv exclude each other");
+        return cli_error(CLI_USAGE, "%s: --data (IDX files) and --train-csv exclude each other", o->who);
     if (o->crop_given || o->mean_given)
-        return cli_error(CLI_USAGE, "train: %s is for images; CSV inputs are scaled with --standardize",
+        return cli_error(CLI_USAGE, "%s: %s is for images; CSV inputs are scaled with --standardize", o->who,
                          o->crop_given ? "--crop" : "--mean/--std");
     if (d->label_column && d->target_columns)
-        return cli_error(CLI_USAGE, "train: --label-column (classes) and --target-columns (regression) exclude "
-                                    "each other");
+        return cli_error(CLI_USAGE,
+                         "%s: --label-column (classes) and --target-columns (regression) exclude "
+                         "each other",
+                         o->who);
     if (d->target_columns && o->loss_given && o->cfg.loss != CLMLP_LOSS_MSE)
         return cli_error(CLI_USAGE,
-                         "train: --target-columns are regression targets, trained with --loss mse, "
+                         "%s: --target-columns are regression targets, trained with --loss mse, "
                          "not --loss %s",
-                         loss_name(o->cfg.loss));
+                         o->who, loss_name(o->cfg.loss));
     if (d->target_columns && o->targets_given)
-        return cli_error(CLI_USAGE, "train: --targets shapes one-hot labels; --target-columns are used as they are");
+        return cli_error(CLI_USAGE, "%s: --targets shapes one-hot labels; --target-columns are used as they are",
+                         o->who);
     return CLI_OK;
 }
 
-static int parse(int argc, char **argv, options *o)
+int train_parse(int argc, char **argv, const char *cmd, const char *who, train_args *o)
 {
     memset(o, 0, sizeof *o);
+    o->cmd = cmd;
+    o->who = who;
+    o->mpi_timeout = 300;
     clmlp_config_init(&o->cfg);
     o->cfg.dtype = CLMLP_F32;
     o->cfg.loss = CLMLP_LOSS_SOFTMAX_CE;
     clmlp_preprocess_init(&o->pp);
     clmlp_train_options_init(&o->train);
     o->epochs = 5;
+    int mpi_timeout_given = 0;
     for (int i = 1; i < argc; i++) {
         const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(opt, "--help") == 0 || strcmp(opt, "-h") == 0) {
-            fputs(help, stdout);
-            exit(CLI_OK);
+        if (strcmp(opt, "--mpi") == 0) {
+            o->mpi = 1;
+            continue;
         }
         if (strcmp(opt, "--json") == 0) {
             o->json = 1;
@@ -182,8 +188,8 @@ static int parse(int argc, char **argv, options *o)
             continue;
         }
         if (strncmp(opt, "--", 2) != 0 || !val)
-            return cli_error(CLI_USAGE, "train: %s '%s' (see clmlp train --help)",
-                             strncmp(opt, "--", 2) ? "unexpected argument" : "missing value for", opt);
+            return cli_error(CLI_USAGE, "%s: %s '%s' (see clmlp %s --help)", o->who,
+                             strncmp(opt, "--", 2) ? "unexpected argument" : "missing value for", opt, o->cmd);
         i++;
         int ok = 1;
         if (strcmp(opt, "--device") == 0)
@@ -247,15 +253,21 @@ static int parse(int argc, char **argv, options *o)
             ok = cli_parse_double(val, 0, 1, &o->validation) && o->validation > 0 && o->validation < 1;
         else if (strcmp(opt, "--patience") == 0)
             ok = cli_parse_u64(val, 1, MAX_EPOCHS, &o->patience);
-        else
-            return cli_error(CLI_USAGE, "train: unknown option '%s' (see clmlp train --help)", opt);
+        else if (strcmp(opt, "--mpi-timeout") == 0) {
+            ok = cli_parse_double(val, 1e-3, 1e6, &o->mpi_timeout);
+            mpi_timeout_given = 1;
+        } else
+            return cli_error(CLI_USAGE, "%s: unknown option '%s' (see clmlp %s --help)", o->who, opt, o->cmd);
         if (!ok)
-            return cli_error(CLI_USAGE, "train: bad value '%s' for %s (see clmlp train --help)", val, opt);
+            return cli_error(CLI_USAGE, "%s: bad value '%s' for %s (see clmlp %s --help)", o->who, val, opt, o->cmd);
     }
+    if (mpi_timeout_given && !o->mpi)
+        return cli_error(CLI_USAGE, "%s: --mpi-timeout needs --mpi", o->who);
     o->cfg.seed = o->train.seed = o->seed; /* weights and shuffles */
     if (o->mean_given && o->std_given)
         o->pp.normalize = CLMLP_NORMALIZE_GIVEN;
-    return check_options(o);
+    int rc = check_options(o);
+    return rc != CLI_OK ? rc : cli_use_device(o->device, &o->cfg);
 }
 
 static volatile sig_atomic_t stop_signal; /* SIGINT or SIGTERM received */
@@ -303,7 +315,7 @@ static int load_split(clmlp_net *net, const char *dir, const char *split, clmlp_
 }
 
 /* Reads the CSV files (before the net exists: they give its n_0 and n_L). */
-static int read_csv(const options *o, data_state *d)
+static int read_csv(const train_args *o, data_state *d)
 {
     int rc = cli_csv_rows(o->data.train_csv, &o->data, &d->train_rows);
     if (rc != CLI_OK)
@@ -331,7 +343,7 @@ static int read_csv(const options *o, data_state *d)
 /* ---- the net ---- */
 
 /* With --resume: the options that describe the net must agree with the checkpoint's. */
-static int check_resumed(const options *o, const clmlp_net *net, const clmlp_preprocess *saved, const data_state *d,
+static int check_resumed(const train_args *o, const clmlp_net *net, const clmlp_preprocess *saved, const data_state *d,
                          size_t epochs_done)
 {
     char have[512], want[512];
@@ -397,7 +409,7 @@ static int check_resumed(const options *o, const clmlp_net *net, const clmlp_pre
 
 /* Creates the net (or loads it with --resume); *fallback receives why AUTO took the
  * host path ("" when it did not). */
-static int create_net(options *o, const data_state *d, clmlp_net **net, size_t *epochs_done, char *fallback,
+static int create_net(train_args *o, const data_state *d, clmlp_net **net, size_t *epochs_done, char *fallback,
                       size_t fallback_size)
 {
     clmlp_status s;
@@ -447,7 +459,7 @@ static int create_net(options *o, const data_state *d, clmlp_net **net, size_t *
 
 /* The datasets on the net: the training rows (split into training and validation
  * rows with --validation) and the test rows. */
-static int load_data(options *o, clmlp_net *net, data_state *d)
+static int load_data(train_args *o, clmlp_net *net, data_state *d)
 {
     int rc;
     if (d->csv) {
@@ -473,7 +485,8 @@ static int load_data(options *o, clmlp_net *net, data_state *d)
 
 /* ---- what the run prints first ---- */
 
-static void print_header(FILE *out, const clmlp_net *net, const options *o, const data_state *d, const char *fallback)
+static void print_header(FILE *out, const clmlp_net *net, const train_args *o, const data_state *d,
+                         const char *fallback)
 {
     char sizes[512];
     cli_format_net(net, sizes, sizeof sizes);
@@ -538,8 +551,8 @@ static void json_num(FILE *out, const char *key, double v)
 }
 
 /* The first JSON object of --json: everything about the run before it starts. */
-static void print_run_json(FILE *out, const clmlp_net *net, const options *o, const data_state *d, const char *fallback,
-                           size_t first)
+static void print_run_json(FILE *out, const clmlp_net *net, const train_args *o, const data_state *d,
+                           const char *fallback, size_t first, const cli_ranks *ranks)
 {
     fputs("{\"type\":\"run\",\"net\":{\"sizes\":[", out);
     for (size_t l = 0; l <= clmlp_num_layers(net); l++)
@@ -549,6 +562,8 @@ static void print_run_json(FILE *out, const clmlp_net *net, const options *o, co
     json_opt_string(out, "backend", clmlp_backend_name(net));
     json_opt_string(out, "host_fallback", *fallback ? fallback : NULL);
     json_opt_string(out, "kernels", clmlp_kernel_info(net));
+    if (ranks) /* only under --mpi: a run alone prints what it always did */
+        fprintf(out, ",\"mpi\":{\"ranks\":%d,\"timeout_s\":%g}", ranks->size, o->mpi_timeout);
     const clmlp_train_options *t = &o->train;
     fprintf(out, ",\"training\":{\"epochs\":%llu,\"first_epoch\":%zu,\"last_epoch\":%llu,\"batch\":%zu", o->epochs,
             first + 1, first + o->epochs, t->batch);
@@ -604,7 +619,7 @@ static void print_run_json(FILE *out, const clmlp_net *net, const options *o, co
 /* ---- the history of --metrics across --resume ---- */
 
 /* The rows of the epochs before this run (1 … first) from the metrics file. */
-static int read_history(const options *o, size_t first, FILE *human, report_row **rows, size_t *n)
+static int read_history(const train_args *o, size_t first, FILE *human /* NULL: quiet */, report_row **rows, size_t *n)
 {
     *rows = NULL;
     *n = 0;
@@ -614,7 +629,8 @@ static int read_history(const options *o, size_t first, FILE *human, report_row 
     report_row *old = NULL;
     if (report_read_metrics(o->metrics, &old, &read, &line) != 0) {
         if (errno == ENOENT) {
-            fprintf(human, "metrics: %s does not exist yet; it starts with epoch %zu\n", o->metrics, first + 1);
+            if (human)
+                fprintf(human, "metrics: %s does not exist yet; it starts with epoch %zu\n", o->metrics, first + 1);
             return CLI_OK;
         }
         if (errno == EINVAL)
@@ -631,10 +647,10 @@ static int read_history(const options *o, size_t first, FILE *human, report_row 
         else if (old[i].e.epoch > first)
             later++;
     }
-    if (later)
+    if (later && human)
         fprintf(human, "metrics: %zu row%s of epochs after %zu dropped from %s (they are trained again)\n", later,
                 cli_plural(later), first, o->metrics);
-    if (kept < first)
+    if (kept < first && human)
         fprintf(human, "metrics: %s has rows for %zu of the %zu epoch%s done before\n", o->metrics, kept, first,
                 cli_plural(first));
     *rows = old;
@@ -687,7 +703,7 @@ static int snapshot_restore(const snapshot *s, clmlp_net *net)
 
 /* ---- the run ---- */
 
-static int write_history(const options *o, const report_row *rows, size_t n)
+static int write_history(const train_args *o, const report_row *rows, size_t n)
 {
     if (o->metrics && report_write_metrics(o->metrics, rows, n) != 0)
         return cli_error(CLI_RUNTIME, "--metrics %s: cannot write: %s", o->metrics, strerror(errno));
@@ -712,48 +728,157 @@ static void print_epoch(FILE *out, const report_row *r, size_t last, int accurac
     fprintf(out, "  %.1f s  %.0f samples/s\n", r->e.seconds, r->e.samples_per_s);
 }
 
-int cmd_train(int argc, char **argv)
+/* ---- under --mpi: what the ranks agree on ---- */
+
+static int is_rank_0(const train_context *x) { return !x->ranks || x->ranks->rank == 0; }
+
+/* A collective call failed: every rank returns from it, and rank 0's message names the
+ * rank that failed; the communicator is unusable, so the job ends with MPI_Abort. */
+static int collective_failed(train_context *x, const char *what)
 {
-    options o;
-    int rc = parse(argc, argv, &o);
-    if (rc != CLI_OK)
+    x->abort_job = x->ranks != NULL;
+    return is_rank_0(x) ? cli_error(CLI_RUNTIME, "%s: %s", what, clmlp_last_error()) : CLI_RUNTIME;
+}
+
+/* After each rank's own setup (data, net, checkpoint) the ranks learn whether any failed
+ * (the first to fail says why); then a rank's own failure is its own to tell. */
+static int agree_on_setup(train_context *x, int rc)
+{
+    if (!x->ranks)
         return rc;
-    if ((rc = cli_use_device(o.device, &o.cfg)) != CLI_OK)
+    rc = ranks_agree(x->ranks, rc, &x->abort_job);
+    cli_error_silence(0);
+    return rc;
+}
+
+/* A signal stops the rank that received it, and the library stops the others within the
+ * epoch; after it every rank learns which signal it was, so that all leave together. */
+static int agree_on_signal(train_context *x, size_t epoch, int *sig)
+{
+    if (!x->ranks)
+        return CLI_OK;
+    double got[2] = {*sig == SIGINT, *sig == SIGTERM};
+    if (ranks_sum(x->ranks, got, 2) != CLMLP_OK) {
+        char what[64];
+        snprintf(what, sizeof what, "epoch %zu", epoch);
+        return collective_failed(x, what);
+    }
+    *sig = got[1] > 0 ? SIGTERM : got[0] > 0 ? SIGINT : 0;
+    return CLI_OK;
+}
+
+/* Early stopping is rank 0's decision (its evaluation is everyone's, but a rank on
+ * another kind of device could round differently and must not leave the loop alone). */
+static int agree_on_stopping(train_context *x, size_t epoch, int *stop)
+{
+    if (!x->ranks)
+        return CLI_OK;
+    double v = x->ranks->rank == 0 && *stop;
+    if (ranks_sum(x->ranks, &v, 1) != CLMLP_OK) {
+        char what[64];
+        snprintf(what, sizeof what, "epoch %zu: early stopping", epoch);
+        return collective_failed(x, what);
+    }
+    *stop = v > 0;
+    return CLI_OK;
+}
+
+/* ---- a run: set up, epochs, the kept model ---- */
+
+/* The data and the net (created, or loaded from --resume), and what is printed first. */
+static int set_up(train_args *o, const train_context *x, data_state *d, FILE *human, clmlp_net **net, size_t *first,
+                  char *fallback, size_t fallback_size)
+{
+    int rc;
+    if (x->ranks && (rc = ranks_pick_device(x->ranks, &o->cfg)) != CLI_OK)
         return rc;
-    FILE *human = o.json ? stderr : stdout;
+    d->csv = o->data.train_csv != NULL;
+    if (d->csv) {
+        if ((rc = read_csv(o, d)) != CLI_OK)
+            return rc;
+        if (human)
+            fprintf(human, "data: %s%s%s (CSV)\n", o->data.train_csv, o->data.test_csv ? ", test " : "",
+                    o->data.test_csv ? o->data.test_csv : "");
+    } else {
+        if (!cli_find_data_dir(o->data.data_dir, d->dir, sizeof d->dir, &d->why))
+            return cli_error(CLI_RUNTIME, "no data: give --data DIR or --train-csv FILE, set CLMLP_DATA, create "
+                                          "./data/mnist or install dataset-fashion-mnist");
+        if (human)
+            fprintf(human, "data: %s (%s)\n", d->dir, d->why);
+    }
+    if ((rc = create_net(o, d, net, first, fallback, fallback_size)) != CLI_OK)
+        return rc;
+    return load_data(o, *net, d);
+}
+
+/* The result of the run: the kept epoch's row and the test set's verdict on its model. */
+static void fill_result(train_result *res, const report_row *rows, size_t n_rows, size_t kept, const clmlp_eval *tev,
+                        const data_state *d)
+{
+    const report_row *k = NULL, *last = n_rows ? &rows[n_rows - 1] : NULL;
+    for (size_t i = 0; i < n_rows; i++)
+        if (rows[i].e.epoch == kept)
+            k = &rows[i];
+    res->kept_epoch = kept;
+    res->classes = !d->csv || d->labels;
+    res->train_loss = k ? k->e.train_loss : NAN;
+    res->train_accuracy = k ? k->e.train_accuracy : NAN;
+    res->val_loss = k && k->has_val ? k->val_loss : NAN;
+    res->val_accuracy = k && k->has_val ? k->val_accuracy : NAN;
+    int tested_at_end = d->val && d->test;
+    res->test_loss = tested_at_end ? tev->loss : last && !last->no_test ? last->e.test_loss : NAN;
+    res->test_accuracy = tested_at_end ? tev->accuracy : last && !last->no_test ? last->e.test_accuracy : NAN;
+    res->train_n = d->train ? clmlp_dataset_count(d->train) : 0;
+    res->val_n = d->val ? clmlp_dataset_count(d->val) : 0;
+    res->test_n = d->test ? clmlp_dataset_count(d->test) : 0;
+}
+
+int train_run(train_args *o, train_context *x, train_result *res)
+{
+    FILE *human = x->quiet ? NULL : o->json ? stderr : stdout;
+    int json = o->json && !x->quiet, rc, past_setup = 0;
     data_state d;
     memset(&d, 0, sizeof d);
-    d.csv = o.data.train_csv != NULL;
+    memset(res, 0, sizeof *res);
     clmlp_net *net = NULL;
     report_row *rows = NULL;
     snapshot best = {0};
     size_t first = 0; /* epochs done before this run (a checkpoint's) */
     char fallback[1024];
-    if (d.csv) {
-        if ((rc = read_csv(&o, &d)) != CLI_OK)
-            goto done;
-        fprintf(human, "data: %s%s%s (CSV)\n", o.data.train_csv, o.data.test_csv ? ", test " : "",
-                o.data.test_csv ? o.data.test_csv : "");
-    } else {
-        if (!cli_find_data_dir(o.data.data_dir, d.dir, sizeof d.dir, &d.why))
-            return cli_error(CLI_RUNTIME, "no data: give --data DIR or --train-csv FILE, set CLMLP_DATA, create "
-                                          "./data/mnist or install dataset-fashion-mnist");
-        fprintf(human, "data: %s (%s)\n", d.dir, d.why);
-    }
-    if ((rc = create_net(&o, &d, &net, &first, fallback, sizeof fallback)) != CLI_OK ||
-        (rc = load_data(&o, net, &d)) != CLI_OK)
+    o->train.comm = x->ranks ? x->ranks->comm : NULL;
+    if (!x->writes)
+        o->save = o->metrics = o->plot = NULL; /* rank 0's files */
+    rc = agree_on_setup(x, set_up(o, x, &d, human, &net, &first, fallback, sizeof fallback));
+    if (rc != CLI_OK)
         goto done;
-    print_header(human, net, &o, &d, fallback);
-    if (o.json)
-        print_run_json(stdout, net, &o, &d, fallback, first);
-    if (o.resume)
-        fprintf(human, "resumed: %s after %zu epoch%s\n", o.resume, first, cli_plural(first));
+    past_setup = 1;
+    res->n_sizes = clmlp_num_layers(net) + 1;
+    if (res->n_sizes > TRAIN_MAX_LAYERS + 1) /* a resumed file's net may be deeper than --layers allows */
+        res->n_sizes = 0;
+    for (size_t l = 0; l < res->n_sizes; l++)
+        res->sizes[l] = clmlp_layer_size(net, l);
+    res->loss = clmlp_loss_type(net);
+    res->dtype = clmlp_dtype_of(net);
+    /* every rank continues rank 0's checkpoint, epoch count included */
+    if (o->resume && x->ranks && ranks_broadcast_net(x->ranks, net, &first) != CLMLP_OK) {
+        rc = collective_failed(x, "--resume");
+        goto done;
+    }
+    if (human)
+        print_header(human, net, o, &d, fallback);
+    if (human && x->ranks)
+        fprintf(human, "mpi: %d rank%s, data-parallel: every step's batch of %zu split between them\n", x->ranks->size,
+                cli_plural((unsigned long long)x->ranks->size), o->train.batch);
+    if (json)
+        print_run_json(stdout, net, o, &d, fallback, first, x->ranks);
+    if (human && o->resume)
+        fprintf(human, "resumed: %s after %zu epoch%s\n", o->resume, first, cli_plural(first));
 
     size_t n_rows = 0;
     report_row *history = NULL;
-    if ((rc = read_history(&o, first, human, &history, &n_rows)) != CLI_OK)
+    if ((rc = read_history(o, first, human, &history, &n_rows)) != CLI_OK)
         goto done;
-    rows = calloc(n_rows + o.epochs, sizeof *rows);
+    rows = calloc(n_rows + o->epochs, sizeof *rows);
     if (!rows) {
         free(history);
         rc = cli_error(CLI_RUNTIME, "out of memory");
@@ -765,44 +890,57 @@ int cmd_train(int argc, char **argv)
 
     int accuracy = !d.csv || d.labels; /* regression: the argmax agreement means nothing */
     progress_state progress = {.epoch = 0};
-    report_progress_start(&progress.bar, stderr);
-    o.train.progress = on_progress;
-    o.train.user = &progress;
-    o.train.report_every = progress.bar.is_tty ? 20 : 50; /* also how soon a signal is noticed */
+    FILE *bar = x->quiet ? NULL : stderr; /* no bar: not a terminal */
+    report_progress_start(&progress.bar, bar);
+    o->train.progress = on_progress;
+    o->train.user = &progress;
+    o->train.report_every = progress.bar.is_tty ? 20 : 50; /* also how soon a signal is noticed */
     struct sigaction action;
     memset(&action, 0, sizeof action);
     action.sa_handler = on_signal;
     sigaction(SIGINT, &action, NULL);
     sigaction(SIGTERM, &action, NULL);
-    size_t last = first + o.epochs, done_epochs = first, since_best = 0;
+    size_t last = first + o->epochs, done_epochs = first, since_best = 0;
     int stopped_early = 0;
-    for (size_t i = 0; i < o.epochs; i++) {
+    for (size_t i = 0; i < o->epochs; i++) {
         size_t e = first + i; /* the epoch's number from 0: picks its shuffle and learning rate */
         clmlp_epoch_stats st;
         clmlp_eval ev = {0}, vev = {0};
         progress.epoch = e + 1;
-        report_progress_start(&progress.bar, stderr); /* elapsed time and ETA of this epoch's training */
-        clmlp_status s = clmlp_train_epoch(net, d.train, &o.train, e, &st);
+        report_progress_start(&progress.bar, bar); /* elapsed time and ETA of this epoch's training */
+        clmlp_status s = clmlp_train_epoch(net, d.train, &o->train, e, &st);
         report_progress_done(&progress.bar);
-        if (s == CLMLP_OK && stop_signal) {
-            rc = 128 + stop_signal;
+        if (s != CLMLP_OK) {
+            char what[64];
+            snprintf(what, sizeof what, "epoch %zu", e + 1);
+            rc =
+                o->train.comm ? collective_failed(x, what) : cli_error(CLI_RUNTIME, "%s: %s", what, clmlp_last_error());
+            goto done;
+        }
+        int sig = stop_signal;
+        if ((rc = agree_on_signal(x, e + 1, &sig)) != CLI_OK)
+            goto done;
+        if (sig) {
+            rc = 128 + sig;
+            if (x->quiet) /* a sweep says it itself; ranks but 0 leave it to rank 0 */
+                goto done;
             fprintf(stderr, "clmlp: %s during epoch %zu after %zu sample%s",
-                    stop_signal == SIGINT ? "interrupted" : "terminated", e + 1, st.samples, cli_plural(st.samples));
-            if (o.save && best.epoch)
+                    sig == SIGINT ? "interrupted" : "terminated", e + 1, st.samples, cli_plural(st.samples));
+            if (o->save && best.epoch)
                 fprintf(stderr,
                         "; %s keeps the checkpoint of epoch %zu, the best so far (--resume continues after it)\n",
-                        o.save, best.epoch);
-            else if (o.save && clmlp_save_checkpoint(net, &o.pp, e, o.save) == CLMLP_OK)
-                fprintf(stderr, "; saved the state so far to %s (--resume repeats epoch %zu)\n", o.save, e + 1);
-            else if (o.save)
+                        o->save, best.epoch);
+            else if (o->save && clmlp_save_checkpoint(net, &o->pp, e, o->save) == CLMLP_OK)
+                fprintf(stderr, "; saved the state so far to %s (--resume repeats epoch %zu)\n", o->save, e + 1);
+            else if (o->save)
                 fprintf(stderr, "; could not save: %s\n", clmlp_last_error());
             else
                 fprintf(stderr, "; nothing saved (no --save)\n");
             goto done;
         }
-        if (s == CLMLP_OK && d.val)
+        if (d.val)
             s = clmlp_evaluate(net, d.val, &vev);
-        else if (s == CLMLP_OK && d.test)
+        else if (d.test)
             s = clmlp_evaluate(net, d.test, &ev);
         if (s != CLMLP_OK) {
             rc = cli_error(CLI_RUNTIME, "epoch %zu: %s", e + 1, clmlp_last_error());
@@ -817,22 +955,25 @@ int cmd_train(int argc, char **argv)
                                 .test_accuracy = tested ? ev.accuracy : NAN,
                                 .samples_per_s = (double)st.samples / st.seconds,
                                 .seconds = st.seconds,
-                                .lr = o.train.lr * pow(o.train.lr_decay, (double)e)},
+                                .lr = o->train.lr * pow(o->train.lr_decay, (double)e)},
                           .val_loss = d.val ? vev.loss : NAN,
                           .val_accuracy = d.val ? vev.accuracy : NAN,
                           .has_val = d.val != NULL,
                           .no_test = !tested};
         done_epochs = e + 1;
-        print_epoch(human, r, last, accuracy);
-        clmlp_kernel_profile kernels[48];
-        size_t n_kernels = 0;
-        if (clmlp_profile(net, kernels, 48, &n_kernels, 1) == CLMLP_OK) /* the epoch and its evaluation */
-            report_print_profile(human, kernels, n_kernels < 48 ? n_kernels : 48, st.seconds);
-        fflush(human);
-        if (o.json)
+        res->epochs_run = done_epochs - first;
+        if (human) {
+            print_epoch(human, r, last, accuracy);
+            clmlp_kernel_profile kernels[48];
+            size_t n_kernels = 0;
+            if (clmlp_profile(net, kernels, 48, &n_kernels, 1) == CLMLP_OK) /* the epoch and its evaluation */
+                report_print_profile(human, kernels, n_kernels < 48 ? n_kernels : 48, st.seconds);
+            fflush(human);
+        }
+        if (json)
             report_print_row_json(stdout, r);
         int improved = 0;
-        if (o.patience) {
+        if (o->patience) {
             improved = !best.epoch || vev.loss < best.loss;
             since_best = improved ? 0 : since_best + 1;
             if (improved) {
@@ -842,13 +983,16 @@ int cmd_train(int argc, char **argv)
                 best.loss = vev.loss;
             }
         }
-        if ((rc = write_history(&o, rows, n_rows)) != CLI_OK)
+        if ((rc = write_history(o, rows, n_rows)) != CLI_OK)
             goto done;
-        if (o.save && (!o.patience || improved) && clmlp_save_checkpoint(net, &o.pp, e + 1, o.save) != CLMLP_OK) {
+        if (o->save && (!o->patience || improved) && clmlp_save_checkpoint(net, &o->pp, e + 1, o->save) != CLMLP_OK) {
             rc = cli_error(CLI_RUNTIME, "--save: %s", clmlp_last_error());
             goto done;
         }
-        if (o.patience && since_best >= o.patience) {
+        int stop = o->patience && since_best >= o->patience;
+        if ((rc = agree_on_stopping(x, e + 1, &stop)) != CLI_OK)
+            goto done;
+        if (stop) {
             stopped_early = 1;
             break;
         }
@@ -856,14 +1000,15 @@ int cmd_train(int argc, char **argv)
 
     /* The model kept: the last epoch's, or with --patience the best one's. */
     size_t kept = done_epochs;
-    if (o.patience && best.epoch) {
-        if (stopped_early)
+    if (o->patience && best.epoch) {
+        if (stopped_early && human)
             fprintf(human, "stopped early after epoch %zu: the validation loss has not improved for %zu epoch%s\n",
                     done_epochs, since_best, cli_plural(since_best));
         if (best.epoch != done_epochs && (rc = snapshot_restore(&best, net)) != CLI_OK)
             goto done;
         kept = best.epoch;
-        fprintf(human, "kept: the model of epoch %zu (best validation loss %.4f)\n", kept, best.loss);
+        if (human)
+            fprintf(human, "kept: the model of epoch %zu (best validation loss %.4f)\n", kept, best.loss);
     }
     clmlp_eval tev = {0};
     int final_test = d.val && d.test;
@@ -873,33 +1018,39 @@ int cmd_train(int argc, char **argv)
             goto done;
         }
         size_t n = clmlp_dataset_count(d.test);
-        fprintf(human, "test: loss %.4f", tev.loss);
-        if (accuracy)
-            fprintf(human, "  accuracy %.2f%%", 100 * tev.accuracy);
-        fprintf(human, "  (%zu %s, the model of epoch %zu)\n", n, d.csv ? "rows" : "images", kept);
+        if (human) {
+            fprintf(human, "test: loss %.4f", tev.loss);
+            if (accuracy)
+                fprintf(human, "  accuracy %.2f%%", 100 * tev.accuracy);
+            fprintf(human, "  (%zu %s, the model of epoch %zu)\n", n, d.csv ? "rows" : "images", kept);
+        }
         for (size_t i = 0; i < n_rows; i++)
             if (rows[i].e.epoch == kept && rows[i].has_val) { /* the test result belongs to the kept epoch's row */
                 rows[i].e.test_loss = tev.loss;
                 rows[i].e.test_accuracy = tev.accuracy;
             }
-        if ((rc = write_history(&o, rows, n_rows)) != CLI_OK)
+        if ((rc = write_history(o, rows, n_rows)) != CLI_OK)
             goto done;
     }
-    if (o.json) {
-        const report_row *lr = n_rows ? &rows[n_rows - 1] : NULL;
+    fill_result(res, rows, n_rows, kept, &tev, &d);
+    res->last_epoch = done_epochs;
+    res->stopped_early = stopped_early;
+    if (json) {
         printf("{\"type\":\"result\",\"epochs_run\":%zu,\"last_epoch\":%zu,\"kept_epoch\":%zu,\"stopped_early\":%s",
                done_epochs - first, done_epochs, kept, stopped_early ? "true" : "false");
         json_num(stdout, "best_val_loss", best.epoch ? best.loss : NAN);
-        json_num(stdout, "test_loss", final_test ? tev.loss : lr && !lr->no_test ? lr->e.test_loss : NAN);
-        json_num(stdout, "test_accuracy", final_test ? tev.accuracy : lr && !lr->no_test ? lr->e.test_accuracy : NAN);
-        printf(",\"test_n\":%zu", d.test ? clmlp_dataset_count(d.test) : 0);
-        json_opt_string(stdout, "saved", o.save);
+        json_num(stdout, "test_loss", res->test_loss);
+        json_num(stdout, "test_accuracy", res->test_accuracy);
+        printf(",\"test_n\":%zu", res->test_n);
+        json_opt_string(stdout, "saved", o->save);
         fputs("}\n", stdout);
         fflush(stdout);
     }
-    if (o.save)
-        fprintf(human, "saved: %s (epoch %zu)\n", o.save, o.patience && best.epoch ? best.epoch : done_epochs);
+    if (o->save && human)
+        fprintf(human, "saved: %s (epoch %zu)\n", o->save, o->patience && best.epoch ? best.epoch : done_epochs);
 done:
+    if (rc != CLI_OK && rc < 128 && past_setup && x->ranks)
+        x->abort_job = 1; /* a failure after the setup: the other ranks may be waiting in a collective */
     free(best.W);
     free(best.b);
     if (d.train != d.all)
@@ -914,4 +1065,39 @@ done:
     }
     free(rows);
     return rc;
+}
+
+/* train --mpi: MPI around the run; rank 0 alone prints and writes. */
+static int train_mpi(int argc, char **argv)
+{
+    cli_ranks ranks;
+    int rc = ranks_start(&ranks, "train");
+    if (rc != CLI_OK)
+        return rc;
+    train_args o;
+    train_result res;
+    train_context x = {.quiet = ranks.rank != 0, .writes = ranks.rank == 0, .ranks = &ranks};
+    /* the same arguments on every rank: the same verdict, which rank 0 alone prints */
+    if ((rc = train_parse(argc, argv, "train", "train", &o)) == CLI_OK &&
+        (rc = ranks_open_comm(&ranks, o.mpi_timeout)) != CLI_OK)
+        x.abort_job = 1; /* a rank without the communicator cannot tell the others */
+    if (rc == CLI_OK)
+        rc = train_run(&o, &x, &res);
+    ranks_finish(&ranks, x.abort_job);
+    return rc;
+}
+
+int cmd_train(int argc, char **argv)
+{
+    if (cli_has_flag(argc, argv, "--help", train_flags) || cli_has_flag(argc, argv, "-h", train_flags))
+        return fputs(help, stdout), fputs(help_mpi, stdout), CLI_OK;
+    if (cli_has_flag(argc, argv, "--mpi", train_flags))
+        return train_mpi(argc, argv);
+    train_args o;
+    int rc = train_parse(argc, argv, "train", "train", &o);
+    if (rc != CLI_OK)
+        return rc;
+    train_context x = {.writes = 1};
+    train_result res;
+    return train_run(&o, &x, &res);
 }

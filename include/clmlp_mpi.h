@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * clmlp over MPI: a communicator handle for data-parallel training (one model across
  * ranks, as PyTorch DDP does) and for the command's sweeps. Only in a build with MPI
  * (CMake option CLMLP_MPI, on when MPI is found); clmlp.h itself never includes mpi.h.
@@ -30,25 +31,26 @@
 extern "C" {
 #endif
 
-/* Duplicates comm (MPI must be initialized; errors return instead of aborting on the
+/** Duplicates comm (MPI must be initialized; errors return instead of aborting on the
  * duplicate), with a deadline of timeout_s seconds for every collective (0: 300 s;
  * finite and ≥ 0). Collective over comm: the ranks agree that they run the same clmlp
  * version, and refuse (CLMLP_EINVAL, naming the first rank that differs) otherwise. */
 CLMLP_API clmlp_status clmlp_comm_create(MPI_Comm comm, double timeout_s, clmlp_comm **out);
-/* Frees the duplicate (not after a failed collective: its requests may be pending).
+/** Frees the duplicate (not after a failed collective: its requests may be pending).
  * NULL is a no-op. */
 CLMLP_API void clmlp_comm_destroy(clmlp_comm *c);
-/* This process's rank and the number of ranks (0 and 1 for NULL). */
+/** This process's rank and the number of ranks (0 and 1 for NULL). */
 CLMLP_API int clmlp_comm_rank(const clmlp_comm *c);
+/** The number of ranks (1 for NULL). */
 CLMLP_API int clmlp_comm_size(const clmlp_comm *c);
 
-/* Makes every rank's net rank 0's: weights, biases, the optimizer state (clmlp_optimizer_state)
- * and *value when not NULL (e.g. the epochs done of a checkpoint rank 0 loaded).
+/** Makes every rank's net rank 0's: weights, biases, the optimizer state (clmlp_optimizer_state)
+ * and *value when not NULL (e.g.\ the epochs done of a checkpoint rank 0 loaded).
  * Collective; the nets must have the same sizes and dtype (CLMLP_EINVAL naming the rank
  * that differs). clmlp_train_epoch does this by itself the first time a net trains with c. */
 CLMLP_API clmlp_status clmlp_comm_broadcast_net(const clmlp_comm *c, clmlp_net *net, size_t *value);
 
-/* The sum over ranks of values[0 … n−1], in place on every rank, within the deadline: for
+/** The sum over ranks of values[0 … n−1], in place on every rank, within the deadline: for
  * applications' own statistics (clmlp_update with opt->comm sums the gradients itself). */
 CLMLP_API clmlp_status clmlp_comm_sum(const clmlp_comm *c, double *values, size_t n);
 
