@@ -1,7 +1,7 @@
 #!/bin/sh
 # Everything CI runs: the formatting check; the build with warnings as errors (the
 # kernels compiled offline by clang) and every test on POCL; the
-# installed package; the API reference and man page; the exercise's planted bug (no sech² in the output delta) caught;
+# installed package; the API reference and man page; the Python package; the exercise's planted bug (no sech² in the output delta) caught;
 # the suite again under ASan + UBSan; the host path under valgrind; the fuzzers for
 # FUZZ_SECONDS each (default 60).
 set -eu
@@ -20,6 +20,9 @@ bash scripts/check-install.sh build
 
 echo "== the documentation: the API reference (Doxygen, a warning fails) and the man page (groff warnings)"
 bash scripts/docs.sh
+
+echo "== the Python package: pip install ./python into a fresh venv, then pytest"
+bash scripts/test-python.sh
 
 echo "== planted bug: the output delta without sech²(z[L]) must fail the gradient tests, on every path that trains, in both kernel families"
 cmake -S . -B build-planted-bug -DCLMLP_WERROR=ON -DCLMLP_PLANT_MISSING_OUTPUT_SECH2=ON >/dev/null
