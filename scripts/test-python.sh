@@ -51,4 +51,7 @@ status=0
 end=$(date +%s)
 echo "test-python: build $((built - start)) s, tests $((end - built)) s"
 [ "$status" -eq 0 ] || fail "pytest exited with $status"
+echo "test-python: examples/train_mnist.py from the venv (1 epoch on 6000 images)"
+cd "$root"
+"$py" examples/train_mnist.py --epochs 1 --max-train 6000 --plot "$dir/loss.png" || fail "examples/train_mnist.py"
 echo "test-python: PASS"
