@@ -9,9 +9,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static int errors_silenced;   /* cli_error_silence */
-static char error_prefix[64]; /* cli_error_prefix */
-static char last_error[8192]; /* cli_error_last */
+/* Per thread: a sweep's jobs train their points on threads of their own, each keeping
+ * its point's message and silencing itself without touching the main thread's. */
+static _Thread_local int errors_silenced;   /* cli_error_silence */
+static _Thread_local char error_prefix[64]; /* cli_error_prefix */
+static _Thread_local char last_error[8192]; /* cli_error_last */
 
 int cli_error(int code, const char *fmt, ...)
 {

@@ -13,7 +13,9 @@ int cli_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3
 
 /* cli_error's messages are kept (cli_error_last) and, unless silenced, printed: a sweep
  * reports a point's failure itself, and under --mpi the ranks other than 0 speak only
- * when they alone know what failed. */
+ * when they alone know what failed. The message, the silence and the prefix are the
+ * calling thread's own (a new thread starts with none, unsilenced): a sweep's jobs
+ * train on threads of their own. */
 void cli_error_silence(int on);
 /* The last message, printed or not, without "clmlp: " and the prefix ("" before any). */
 const char *cli_error_last(void);

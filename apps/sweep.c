@@ -4,10 +4,14 @@
  * with its options would train it (quietly), then reported as a line, a JSON object and
  * a row of a table sorted by loss. With --mpi under mpirun the points are shared out
  * ((point − 1) mod K), each trained alone on its rank's device; the results travel to
- * rank 0 as fixed-size records, which it prints in point order.
+ * rank 0 as fixed-size records, which it prints in point order. Without --mpi, --jobs N
+ * threads of this process train the points at once, each taking the next point not
+ * taken yet and making its own net on its device (job J on the J mod D-th of the D local
+ * devices of the default's type); the main thread prints their records in point order.
  */
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,10 +24,10 @@
 #include "report.h"
 #include "train.h"
 
-enum { MAX_POINTS = 100000, MAX_ERROR = 1024 };
+enum { MAX_POINTS = 100000, MAX_ERROR = 1024, MAX_JOBS = 256, MAX_DEVICES = 64 };
 
 static const char help[] =
-    "usage: clmlp sweep [clmlp train's options] [--json FILE|-] [--save-dir DIR] [--mpi]\n"
+    "usage: clmlp sweep [clmlp train's options] [--json FILE|-] [--save-dir DIR] [--jobs N] [--mpi]\n"
     "\n"
     "Trains a net for every point of a grid of options and compares them. Every option of\n"
     "clmlp train applies to every point; these, given more than once, are the grid's axes:\n"
@@ -41,10 +45,17 @@ static const char help[] =
     "\n"
     "  --json FILE|-     one JSON object per point, in point order: its axes' values, its\n"
     "                    options, its kept epoch's train/validation metrics, the test metrics,\n"
-    "                    seconds and the rank that ran it; to FILE, or to stdout with - (the\n"
-    "                    lines and the table then go to stderr)\n"
+    "                    seconds, and the rank and job that ran it; to FILE, or to stdout with\n"
+    "                    - (the lines and the table then go to stderr)\n"
     "  --save-dir DIR    keep each point's model as DIR/point-N.clmlp (train --save's atomic\n"
     "                    checkpoint; with --patience the best epoch's); DIR is created\n"
+    "  --jobs N          train N points at once, on threads of their own, each with its own net\n"
+    "                    and its own copy of the data: job J on the (J mod D)-th of the D OpenCL\n"
+    "                    devices of the type clmlp picks by default, unless --device or\n"
+    "                    CLMLP_DEVICE choose one for all (default: D; 1 with a device chosen, on\n"
+    "                    the host path or without OpenCL; --jobs 1: one after another). Jobs\n"
+    "                    beyond D share the devices (on a CPU device, its cores). The results\n"
+    "                    do not depend on N; the lines still come in point order. Not with --mpi\n"
     "  --mpi             under mpirun -np K: point N is trained by rank (N-1) mod K, alone, on\n"
     "                    its device (by its rank on the machine, unless --device or\n"
     "                    CLMLP_DEVICE choose); rank 0 prints; a --save-dir must be one every\n"
@@ -73,16 +84,19 @@ typedef struct sweep {
     int n_base;
     axis axes[N_AXIS_OPTIONS];
     size_t n_axes, points;
-    char **argv; /* one point's arguments: base, then an option and a value per axis */
+    char **argv;      /* one point's arguments: base, then an option and a value per axis */
+    size_t argv_size; /* its length: every point's arguments and a NULL */
     const char *save_dir, *json_path;
     int mpi;
+    unsigned long long jobs; /* --jobs (0: not given) */
 } sweep;
 
 /* What a point's training gave, sent as bytes from its rank to rank 0. */
 typedef struct point_record {
     uint64_t point; /* from 1 */
     int32_t rank;
-    int32_t rc; /* CLI_OK, the run's exit code, or 128 + a signal */
+    int32_t rc;  /* CLI_OK, the run's exit code, or 128 + a signal */
+    int32_t job; /* the job (thread) that trained it, from 0 (--jobs) */
     double seconds;
     train_result result;
     char error[MAX_ERROR]; /* rc 1 or 2: the message */
@@ -177,7 +191,12 @@ static int parse_sweep(int argc, char **argv, sweep *s)
             return cli_error(CLI_USAGE, "sweep: missing value for '%s' (see clmlp sweep --help)", opt);
         i++;
         int rc = CLI_OK;
-        if (strcmp(opt, "--json") == 0 || strcmp(opt, "--save-dir") == 0) {
+        if (strcmp(opt, "--jobs") == 0) {
+            if (s->jobs)
+                return cli_error(CLI_USAGE, "sweep: --jobs given twice");
+            if (!cli_parse_u64(val, 1, MAX_JOBS, &s->jobs))
+                return cli_error(CLI_USAGE, "sweep: bad value '%s' for --jobs (1 to %d points at once)", val, MAX_JOBS);
+        } else if (strcmp(opt, "--json") == 0 || strcmp(opt, "--save-dir") == 0) {
             const char **slot = opt[2] == 'j' ? &s->json_path : &s->save_dir;
             if (*slot)
                 return cli_error(CLI_USAGE, "sweep: %s given twice", opt);
@@ -213,7 +232,11 @@ static int parse_sweep(int argc, char **argv, sweep *s)
             s->axes[kept++] = a;
     }
     s->n_axes = kept;
-    s->argv = calloc((size_t)s->n_base + 2 * s->n_axes + 1, sizeof *s->argv);
+    if (s->mpi && s->jobs)
+        return cli_error(CLI_USAGE, "sweep: --jobs and --mpi exclude each other: under --mpi each rank trains its "
+                                    "points one after another on its own device (run more ranks instead)");
+    s->argv_size = (size_t)s->n_base + 2 * s->n_axes + 1;
+    s->argv = calloc(s->argv_size, sizeof *s->argv);
     return s->argv ? CLI_OK : cli_error(CLI_RUNTIME, "out of memory");
 }
 
@@ -238,24 +261,25 @@ static void describe_point(const sweep *s, size_t p, char *buf, size_t size)
 }
 
 /* Point p's options, parsed (messages name the point after the first: its errors are the
- * base options' more often than not). */
-static int point_args(const sweep *s, size_t p, train_args *o, char *who, size_t who_size)
+ * base options' more often than not), its arguments put together in argv (s->argv_size
+ * slots: each thread its own; o points to the strings, not to argv). */
+static int point_args(const sweep *s, size_t p, char **argv, train_args *o, char *who, size_t who_size)
 {
     int n = 0;
     for (int i = 0; i < s->n_base; i++)
-        s->argv[n++] = s->base[i];
+        argv[n++] = s->base[i];
     for (size_t k = 0; k < s->n_axes; k++) {
-        s->argv[n++] = (char *)s->axes[k].option;
-        s->argv[n++] = (char *)s->axes[k].values[value_of(s, p, k)];
+        argv[n++] = (char *)s->axes[k].option;
+        argv[n++] = (char *)s->axes[k].values[value_of(s, p, k)];
     }
-    s->argv[n] = NULL;
+    argv[n] = NULL;
     char axes[512];
     describe_point(s, p, axes, sizeof axes);
     if (p == 0)
         snprintf(who, who_size, "sweep");
     else
         snprintf(who, who_size, "sweep: point %zu (%s)", p + 1, axes);
-    return train_parse(n, s->argv, "sweep", who, o);
+    return train_parse(n, argv, "sweep", who, o);
 }
 
 /* ---- running the points ---- */
@@ -274,24 +298,39 @@ static void save_path(const sweep *s, size_t p, char *path, size_t size)
     snprintf(path, size, "%s/point-%zu.clmlp", s->save_dir, p + 1);
 }
 
-/* Trains point p quietly: its failure's message is kept in the record, not printed. */
-static void run_point(const sweep *s, size_t p, const cli_ranks *ranks, point_record *rec)
+/* Where a point trains: its rank's device (--mpi), or its job's. */
+typedef struct placement {
+    const cli_ranks *ranks; /* --mpi, else NULL */
+    int job;                /* the thread, from 0 */
+    const char *device;     /* the job's device ("P:D"), or NULL: the choice a run alone makes */
+    char **argv;            /* the point's arguments: the thread's own (point_args) */
+    int signals_caught;     /* the main thread installed the handlers (train_catch_signals) */
+} placement;
+
+/* Trains point p quietly: its failure's message is kept in the record, not printed. May
+ * run on several threads at once (each its own placement and record). */
+static void run_point(const sweep *s, size_t p, const placement *at, point_record *rec)
 {
     train_args o;
     char who[640], path[4096];
+    const cli_ranks *ranks = at->ranks;
     memset(rec, 0, sizeof *rec);
     rec->point = p + 1;
     rec->rank = ranks ? ranks->rank : 0;
+    rec->job = at->job;
     cli_error_silence(1);
     double start = report_now();
-    int rc = point_args(s, p, &o, who, sizeof who); /* checked before: CLI_OK */
+    int rc = point_args(s, p, at->argv, &o, who, sizeof who); /* checked before: CLI_OK */
     if (rc == CLI_OK && s->save_dir) {
         save_path(s, p, path, sizeof path);
         o.save = path;
     }
     if (rc == CLI_OK && ranks)
         rc = ranks_pick_device(ranks, &o.cfg);
-    train_context x = {.quiet = 1, .writes = 1}; /* alone: no communicator */
+    if (rc == CLI_OK && at->device)
+        rc = cli_use_device(at->device, &o.cfg);
+    /* alone: no communicator */
+    train_context x = {.quiet = 1, .writes = 1, .signals_caught = at->signals_caught};
     if (rc == CLI_OK)
         rc = train_run(&o, &x, &rec->result);
     rec->seconds = report_now() - start;
@@ -305,7 +344,8 @@ static void run_point(const sweep *s, size_t p, const cli_ranks *ranks, point_re
 
 typedef struct report {
     FILE *human, *json;
-    int mpi, has_val, has_test; /* the sort key: validation loss, else test loss, else training loss */
+    int mpi, jobs;         /* jobs: how many train at once (its column when more than 1) */
+    int has_val, has_test; /* the sort key: validation loss, else test loss, else training loss */
     size_t failed, done;
 } report;
 
@@ -367,6 +407,7 @@ static void print_point_json(FILE *out, const sweep *s, const point_record *rec,
     json_field(out, "test_accuracy", ok && r->classes ? r->test_accuracy : NAN);
     fprintf(out, ",\"train_n\":%zu,\"val_n\":%zu,\"test_n\":%zu", r->train_n, r->val_n, r->test_n);
     json_field(out, "seconds", rec->seconds);
+    fprintf(out, ",\"job\":%d", (int)rec->job);
     fputs(",\"saved\":", out);
     char path[4096];
     if (s->save_dir && ok)
@@ -378,7 +419,7 @@ static void print_point_json(FILE *out, const sweep *s, const point_record *rec,
     fflush(out);
 }
 
-static void print_point_line(FILE *out, const sweep *s, const point_record *rec, int mpi)
+static void print_point_line(FILE *out, const sweep *s, const point_record *rec, const report *rep)
 {
     char axes[512];
     describe_point(s, rec->point - 1, axes, sizeof axes);
@@ -403,8 +444,10 @@ static void print_point_line(FILE *out, const sweep *s, const point_record *rec,
             fprintf(out, " (kept %zu)", r->kept_epoch);
     }
     fprintf(out, "  %.1f s", rec->seconds);
-    if (mpi)
+    if (rep->mpi)
         fprintf(out, "  rank %d", (int)rec->rank);
+    if (rep->jobs > 1)
+        fprintf(out, "  job %d", (int)rec->job);
     fputc('\n', out);
     fflush(out);
 }
@@ -414,7 +457,7 @@ static int print_point(report *rep, const sweep *s, const point_record *rec)
     train_args o;
     char who[640];
     cli_error_silence(1);
-    int rc = point_args(s, rec->point - 1, &o, who, sizeof who); /* checked before */
+    int rc = point_args(s, rec->point - 1, s->argv, &o, who, sizeof who); /* checked before; the main thread's */
     cli_error_silence(0);
     if (rc != CLI_OK)
         return rc;
@@ -424,7 +467,7 @@ static int print_point(report *rep, const sweep *s, const point_record *rec)
     } else
         rep->failed++;
     rep->done++;
-    print_point_line(rep->human, s, rec, rep->mpi);
+    print_point_line(rep->human, s, rec, rep);
     if (rep->json)
         print_point_json(rep->json, s, rec, &o);
     return CLI_OK;
@@ -496,7 +539,7 @@ static int print_table(report *rep, const sweep *s, point_record *recs)
         fprintf(out, "  %10s  %9s", "val_loss", "val_acc");
     if (rep->has_test)
         fprintf(out, "  %10s  %9s", "test_loss", "test_acc");
-    fprintf(out, "  %6s  %8s%s\n", "epochs", "seconds", rep->mpi ? "  rank" : "");
+    fprintf(out, "  %6s  %8s%s%s\n", "epochs", "seconds", rep->mpi ? "  rank" : "", rep->jobs > 1 ? "  job" : "");
     for (size_t i = 0; i < s->points; i++) {
         const point_record *r = order[i];
         int ok = r->rc == CLI_OK, classes = ok && r->result.classes;
@@ -519,6 +562,8 @@ static int print_table(report *rep, const sweep *s, point_record *recs)
         fprintf(out, "  %8.1f", r->seconds);
         if (rep->mpi)
             fprintf(out, "  %4d", (int)r->rank);
+        if (rep->jobs > 1)
+            fprintf(out, "  %3d", (int)r->job);
         fputc('\n', out);
     }
     fflush(out);
@@ -585,6 +630,21 @@ static int collect(gathered *g, report *rep, const sweep *s, const cli_ranks *ra
     return CLI_OK;
 }
 
+/* After every point: a signal's message, or the table and how many failed. */
+static int conclude(report *rep, const sweep *s, point_record *recs, int rc)
+{
+    if (rc >= 128)
+        return cli_error(rc, "sweep: %s; %zu of %zu point%s done", rc == 128 + SIGINT ? "interrupted" : "terminated",
+                         rep->done, s->points, cli_plural(s->points));
+    if (rc != CLI_OK)
+        return rc;
+    if ((rc = print_table(rep, s, recs)) != CLI_OK)
+        return rc;
+    if (rep->failed)
+        rc = cli_error(CLI_RUNTIME, "sweep: %zu of %zu point%s failed", rep->failed, s->points, cli_plural(s->points));
+    return rc;
+}
+
 /* This rank's points, in order; the results to rank 0, which prints them all. Returns
  * CLI_OK, 1 when a point failed, 128 + a signal, or an error code with *abort_job. */
 static int run_points(const sweep *s, const cli_ranks *ranks, report *rep, int *abort_job)
@@ -592,6 +652,7 @@ static int run_points(const sweep *s, const cli_ranks *ranks, report *rep, int *
     int rank = ranks ? ranks->rank : 0, size = ranks ? ranks->size : 1, rc = CLI_OK;
     gathered g = {0};
     point_record *rec = malloc(sizeof *rec), *buf = malloc(sizeof *buf);
+    placement at = {.ranks = ranks, .argv = s->argv};
     if (rank == 0) {
         g.recs = calloc(s->points, sizeof *g.recs);
         g.have = calloc(s->points, 1);
@@ -602,7 +663,7 @@ static int run_points(const sweep *s, const cli_ranks *ranks, report *rep, int *
         goto done;
     }
     for (size_t p = (size_t)rank; p < s->points && rc == CLI_OK; p += (size_t)size) {
-        run_point(s, p, ranks, rec);
+        run_point(s, p, &at, rec);
         if (rank == 0 && rec->rc >= 128) { /* interrupted: nothing to print for it */
             rc = rec->rc;
             break;
@@ -622,20 +683,9 @@ static int run_points(const sweep *s, const cli_ranks *ranks, report *rep, int *
             *abort_job = 1;
         goto done;
     }
-    if (rc >= 128) {
-        cli_error(rc, "sweep: %s; %zu of %zu point%s done", rc == 128 + SIGINT ? "interrupted" : "terminated",
-                  rep->done, s->points, cli_plural(s->points));
+    if (rc != CLI_OK)
         *abort_job = ranks != NULL; /* the other ranks may still be training */
-        goto done;
-    }
-    if (rc != CLI_OK) {
-        *abort_job = ranks != NULL;
-        goto done;
-    }
-    if ((rc = print_table(rep, s, g.recs)) != CLI_OK)
-        goto done;
-    if (rep->failed)
-        rc = cli_error(CLI_RUNTIME, "sweep: %zu of %zu point%s failed", rep->failed, s->points, cli_plural(s->points));
+    rc = conclude(rep, s, g.recs, rc);
 done:
     free(rec);
     free(buf);
@@ -644,8 +694,160 @@ done:
     return rc;
 }
 
-/* The header line: how many points over which axes, on how many processes. */
-static void print_plan(FILE *out, const sweep *s, const cli_ranks *ranks)
+/* ---- --jobs: points trained at once, on threads of this process ---- */
+
+/* The devices the jobs are spread over, "P:D" each. */
+typedef struct device_list {
+    char spec[MAX_DEVICES][32];
+    size_t n; /* 0: every job makes the choice a run alone makes */
+} device_list;
+
+/* With no device chosen (no --device, no CLMLP_DEVICE) and an OpenCL backend possible:
+ * the devices of the type clmlp picks by default (as ranks_pick_device counts them for
+ * the ranks of a machine), the default device first, so that job 0 trains where a run
+ * alone would. None when the default picks none (the host path: a job on a device would
+ * give another result), or when the devices cannot be listed (the runs will say why). */
+static void local_devices(const clmlp_config *cfg, device_list *list)
+{
+    const char *env = getenv("CLMLP_DEVICE");
+    list->n = 0;
+    if (cfg->device_spec[0] || (env && *env) || cfg->backend == CLMLP_BACKEND_HOST)
+        return;
+    clmlp_device_info infos[MAX_DEVICES];
+    size_t count = 0, chosen = 0;
+    if (clmlp_list_devices(infos, MAX_DEVICES, &count) != CLMLP_OK)
+        return;
+    if (count > MAX_DEVICES)
+        count = MAX_DEVICES;
+    while (chosen < count && !infos[chosen].chosen)
+        chosen++;
+    if (chosen == count)
+        return;
+    for (size_t k = 0; k < count; k++) {
+        size_t i = (chosen + k) % count; /* the chosen one, those after it, then those before */
+        if (strcmp(infos[i].type, infos[chosen].type) == 0)
+            snprintf(list->spec[list->n++], sizeof list->spec[0], "%d:%d", infos[i].platform, infos[i].device);
+    }
+}
+
+/* What the jobs share: the next point to hand out and every point's record. */
+typedef struct pool {
+    const sweep *s;
+    pthread_mutex_t lock;
+    pthread_cond_t changed; /* a point is done, or a job has ended */
+    size_t next;            /* the first point not handed out */
+    size_t running;         /* jobs that have not ended */
+    int stopped;            /* a point was interrupted, or the main thread gave up: hand out no more */
+    point_record *recs;     /* recs[p] is written by the job that took p, read once have[p] is set */
+    unsigned char *have;
+} pool;
+
+typedef struct job {
+    pool *pool;
+    placement at;
+    pthread_t thread;
+} job;
+
+/* A job: the next point not taken, until none is left (or a signal came). */
+static void *job_main(void *arg)
+{
+    job *j = arg;
+    pool *pl = j->pool;
+    for (;;) {
+        pthread_mutex_lock(&pl->lock);
+        size_t p = pl->next;
+        int go = !pl->stopped && !train_stop_signal() && p < pl->s->points;
+        if (go)
+            pl->next++;
+        else {
+            pl->running--;
+            pthread_cond_broadcast(&pl->changed);
+        }
+        pthread_mutex_unlock(&pl->lock);
+        if (!go)
+            return NULL;
+        point_record *rec = &pl->recs[p];
+        run_point(pl->s, p, &j->at, rec);
+        pthread_mutex_lock(&pl->lock);
+        pl->have[p] = 1;
+        if (rec->rc >= 128)
+            pl->stopped = 1;
+        pthread_cond_broadcast(&pl->changed);
+        pthread_mutex_unlock(&pl->lock);
+    }
+}
+
+/* The points on n_jobs threads (n_jobs ≥ 2), printed in point order by this one. */
+static int run_jobs(const sweep *s, size_t n_jobs, const device_list *devices, report *rep)
+{
+    pool pl = {.s = s};
+    job *jobs = calloc(n_jobs, sizeof *jobs);
+    char **argvs = calloc(n_jobs * s->argv_size, sizeof *argvs);
+    pl.recs = calloc(s->points, sizeof *pl.recs);
+    pl.have = calloc(s->points, 1);
+    int rc = CLI_OK;
+    if (!jobs || !argvs || !pl.recs || !pl.have) {
+        rc = cli_error(CLI_RUNTIME, "out of memory for %zu points' results", s->points);
+        goto done;
+    }
+    pthread_mutex_init(&pl.lock, NULL);
+    pthread_cond_init(&pl.changed, NULL);
+    train_catch_signals(); /* once, before the threads: every job sees the flag */
+    size_t started = 0;
+    for (; started < n_jobs; started++) {
+        job *j = &jobs[started];
+        j->pool = &pl;
+        j->at = (placement){.job = (int)started,
+                            .device = devices->n ? devices->spec[started % devices->n] : NULL,
+                            .argv = argvs + started * s->argv_size,
+                            .signals_caught = 1};
+        pthread_mutex_lock(&pl.lock);
+        pl.running++;
+        pthread_mutex_unlock(&pl.lock);
+        int err = pthread_create(&j->thread, NULL, job_main, j);
+        if (err != 0) {
+            pthread_mutex_lock(&pl.lock);
+            pl.running--;
+            pthread_mutex_unlock(&pl.lock);
+            if (started == 0)
+                rc = cli_error(CLI_RUNTIME, "sweep --jobs: cannot start a thread: %s", strerror(err));
+            break; /* the jobs started train every point */
+        }
+    }
+    size_t next = 0; /* the first point not printed */
+    pthread_mutex_lock(&pl.lock);
+    while (rc == CLI_OK && next < s->points) {
+        if (pl.have[next]) {
+            pthread_mutex_unlock(&pl.lock); /* its record is final: its job has moved on */
+            const point_record *rec = &pl.recs[next];
+            if (rec->rc >= 128)
+                rc = rec->rc; /* interrupted: nothing to print for it */
+            else if ((rc = print_point(rep, s, rec)) == CLI_OK)
+                next++;
+            pthread_mutex_lock(&pl.lock);
+        } else if (pl.running == 0) /* every job ended before this point was trained: a signal */
+            rc = train_stop_signal() ? 128 + train_stop_signal()
+                                     : cli_error(CLI_RUNTIME, "sweep: point %zu was not trained", next + 1);
+        else
+            pthread_cond_wait(&pl.changed, &pl.lock);
+    }
+    pl.stopped = 1; /* (after an interruption: the jobs are stopping already) */
+    pthread_mutex_unlock(&pl.lock);
+    for (size_t i = 0; i < started; i++)
+        pthread_join(jobs[i].thread, NULL);
+    pthread_cond_destroy(&pl.changed);
+    pthread_mutex_destroy(&pl.lock);
+    rc = conclude(rep, s, pl.recs, rc);
+done:
+    free(jobs);
+    free(argvs);
+    free(pl.recs);
+    free(pl.have);
+    return rc;
+}
+
+/* The header line: how many points over which axes, on how many processes or threads. */
+static void print_plan(FILE *out, const sweep *s, const cli_ranks *ranks, size_t n_jobs, const device_list *devices)
 {
     fprintf(out, "sweep: %zu point%s", s->points, cli_plural(s->points));
     for (size_t k = 0; k < s->n_axes; k++) {
@@ -656,7 +858,18 @@ static void print_plan(FILE *out, const sweep *s, const cli_ranks *ranks)
     if (ranks)
         fprintf(out, "; on %d rank%s, point N on rank (N-1) mod %d\n", ranks->size,
                 cli_plural((unsigned long long)ranks->size), ranks->size);
-    else
+    else if (n_jobs > 1) {
+        fprintf(out, "; %zu jobs at once in this process, each taking the next point", n_jobs);
+        if (devices->n == 1)
+            fprintf(out, ", on device %s", devices->spec[0]);
+        else if (devices->n > 1) {
+            fprintf(out, ", job J on device J mod %zu (", devices->n);
+            for (size_t d = 0; d < devices->n; d++)
+                fprintf(out, "%s%s", d ? ", " : "", devices->spec[d]);
+            fputc(')', out);
+        }
+        fputc('\n', out);
+    } else
         fputs("; one after another in this process\n", out);
     fflush(out);
 }
@@ -664,27 +877,40 @@ static void print_plan(FILE *out, const sweep *s, const cli_ranks *ranks)
 static int sweep_main(const sweep *s, cli_ranks *ranks, int *abort_job)
 {
     /* every point's options checked before the first trains: a typo costs no training */
+    clmlp_config first; /* point 1's: the device options are every point's (none is an axis) */
+    clmlp_config_init(&first);
     for (size_t p = 0; p < s->points; p++) {
         train_args o;
         char who[640];
-        int rc = point_args(s, p, &o, who, sizeof who);
+        int rc = point_args(s, p, s->argv, &o, who, sizeof who);
         if (rc != CLI_OK)
             return rc;
+        if (p == 0)
+            first = o.cfg;
+    }
+    device_list devices = {.n = 0};
+    size_t n_jobs = 1;
+    if (!ranks) {
+        if (s->jobs != 1)
+            local_devices(&first, &devices);
+        n_jobs = s->jobs ? (size_t)s->jobs : devices.n ? devices.n : 1;
+        if (n_jobs > s->points)
+            n_jobs = s->points;
     }
     int rc;
     if (ranks && (rc = ranks_open_comm(ranks, 0)) != CLI_OK) {
         *abort_job = 1;
         return rc;
     }
-    report rep = {.human = stdout, .mpi = ranks != NULL};
+    report rep = {.human = stdout, .mpi = ranks != NULL, .jobs = (int)n_jobs};
     int rank = ranks ? ranks->rank : 0;
     rc = open_outputs(s, rank, &rep);
     if (ranks)
         rc = ranks_agree(ranks, rc, abort_job);
     if (rc == CLI_OK) {
         if (rank == 0)
-            print_plan(rep.human, s, ranks);
-        rc = run_points(s, ranks, &rep, abort_job);
+            print_plan(rep.human, s, ranks, n_jobs, &devices);
+        rc = n_jobs > 1 ? run_jobs(s, n_jobs, &devices, &rep) : run_points(s, ranks, &rep, abort_job);
     }
     if (rep.json && rep.json != stdout && fclose(rep.json) != 0 && rc == CLI_OK)
         rc = cli_error(CLI_RUNTIME, "--json %s: cannot write: %s", s->json_path, strerror(errno));

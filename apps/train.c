@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -270,9 +271,24 @@ int train_parse(int argc, char **argv, const char *cmd, const char *who, train_a
     return rc != CLI_OK ? rc : cli_use_device(o->device, &o->cfg);
 }
 
-static volatile sig_atomic_t stop_signal; /* SIGINT or SIGTERM received */
+/* SIGINT or SIGTERM received: set by the handler on whichever thread it runs, read by
+ * every training (a sweep's jobs run on several threads): a lock-free atomic, which C11
+ * allows a handler to write. */
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "the stop flag must be lock-free to be set by a signal handler");
+static atomic_int stop_signal;
 
-static void on_signal(int sig) { stop_signal = sig; }
+static void on_signal(int sig) { atomic_store(&stop_signal, sig); }
+
+void train_catch_signals(void)
+{
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = on_signal;
+    sigaction(SIGINT, &action, NULL);
+    sigaction(SIGTERM, &action, NULL);
+}
+
+int train_stop_signal(void) { return atomic_load(&stop_signal); }
 
 typedef struct {
     report_progress bar;
@@ -284,7 +300,7 @@ static int on_progress(void *user, size_t done, size_t total, double running_los
 {
     progress_state *p = user;
     report_progress_update(&p->bar, p->epoch, done, total, running_loss);
-    return stop_signal != 0;
+    return atomic_load(&stop_signal) != 0;
 }
 
 /* ---- the data ---- */
@@ -895,11 +911,8 @@ int train_run(train_args *o, train_context *x, train_result *res)
     o->train.progress = on_progress;
     o->train.user = &progress;
     o->train.report_every = progress.bar.is_tty ? 20 : 50; /* also how soon a signal is noticed */
-    struct sigaction action;
-    memset(&action, 0, sizeof action);
-    action.sa_handler = on_signal;
-    sigaction(SIGINT, &action, NULL);
-    sigaction(SIGTERM, &action, NULL);
+    if (!x->signals_caught)
+        train_catch_signals();
     size_t last = first + o->epochs, done_epochs = first, since_best = 0;
     int stopped_early = 0;
     for (size_t i = 0; i < o->epochs; i++) {
@@ -917,7 +930,7 @@ int train_run(train_args *o, train_context *x, train_result *res)
                 o->train.comm ? collective_failed(x, what) : cli_error(CLI_RUNTIME, "%s: %s", what, clmlp_last_error());
             goto done;
         }
-        int sig = stop_signal;
+        int sig = atomic_load(&stop_signal);
         if ((rc = agree_on_signal(x, e + 1, &sig)) != CLI_OK)
             goto done;
         if (sig) {

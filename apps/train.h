@@ -41,6 +41,8 @@ typedef struct train_context {
     int writes;             /* writes --save, --metrics and --plot (not on ranks but 0) */
     const cli_ranks *ranks; /* data-parallel over ranks->comm, or NULL: alone */
     int abort_job;          /* out: the run failed where the other ranks may not know it (MPI_Abort) */
+    int signals_caught;     /* the caller ran train_catch_signals: the run leaves the handlers as they are
+                             * (a sweep's jobs: the main thread installs them once, before the threads) */
 } train_context;
 
 typedef struct train_result {
@@ -55,9 +57,20 @@ typedef struct train_result {
     size_t train_n, val_n, test_n;             /* rows in each set */
 } train_result;
 
+/* SIGINT and SIGTERM then set a process-wide flag, whichever thread receives them: every
+ * run in progress stops at its next progress report (every 20 or 50 steps) or at the end
+ * of its epoch, and returns 128 + the signal. train_run installs the handlers itself
+ * unless its context says they are caught already. */
+void train_catch_signals(void);
+/* The signal received since (SIGINT or SIGTERM), or 0. */
+int train_stop_signal(void);
+
 /* Runs the training o describes (as `clmlp train` does: data, net, epochs, evaluation,
  * files) and fills *res. Returns CLI_OK, CLI_RUNTIME/CLI_USAGE (printed through cli_error),
- * or 128 + the signal after SIGINT/SIGTERM. o is changed (the resumed preprocessing). */
+ * or 128 + the signal after SIGINT/SIGTERM. o is changed (the resumed preprocessing).
+ * Quiet runs (x->quiet, no --save/--metrics/--plot file shared with another run) on
+ * separate threads may run at once, each on its own net: what they touch besides is
+ * their own, read-only, or per thread (cli_error's message). */
 int train_run(train_args *o, train_context *x, train_result *res);
 
 #endif

@@ -4,8 +4,10 @@
 # given); each point's metrics equal those of the same `clmlp train` run done on its own
 # (the independent check), its --save-dir model reproduces its test loss under
 # `clmlp eval`; the table is sorted by test loss (by validation loss with --validation);
-# a failing point is reported and the others go on (exit 1); bad syntax ends with one
-# line and exit 2 before anything trains. Small IDX sets cut from DATA_DIR keep it quick.
+# a failing point is reported and the others go on (exit 1); --jobs 2 and 3 (points
+# trained at once on threads) give --jobs 1's JSON lines, in point order, and its models;
+# bad syntax ends with one line and exit 2 before anything trains. Small IDX sets cut from
+# DATA_DIR keep it quick.
 # Usage: test_cli_sweep.sh CLMLP_BINARY DATA_DIR
 set -u
 clmlp=$1
@@ -144,6 +146,50 @@ sed -n 1p "$work/fail.json" | grep -q '"ok":true' || fail "point 1 did not train
 sed -n 2p "$work/fail.json" | grep -q '"ok":false,.*"test_loss":null,.*"error":".*784 inputs.*700' ||
     fail "point 2's failure is not recorded: $(sed -n 2p "$work/fail.json" | cut -c1-300)"
 grep -q "^point 2/2  --layers 700,10  failed: " "$work/out" || fail "point 2's failure is not printed"
+
+# ---- --jobs: N points at once on threads, the same results as one after another ----
+# (the JSON lines equal --jobs 1's but for seconds, rank, job and the --save-dir; in point order; the same
+# models in --save-dir; a failing point is still reported as such)
+strip() {
+    sed -E 's/"seconds":[^,]*,//; s/"rank":[0-9]+,//; s/,"job":[0-9]+//; s|/jobs[0-9]+/point-|/DIR/point-|' "$1"
+}
+grid="--lr 0.05 --lr 0.2 --seed 1 --seed 2"
+expect 0 "sweep --jobs 1" -- "$clmlp" sweep $common $grid --jobs 1 --json "$work/jobs1.json" --save-dir "$work/jobs1"
+grep -q "^sweep: 4 points, .*; one after another in this process$" "$work/out" ||
+    fail "--jobs 1: the plan is not one after another: $(head -1 "$work/out")"
+strip "$work/jobs1.json" >"$work/jobs1.stripped"
+[ "$(wc -l <"$work/jobs1.stripped")" -eq 4 ] || fail "--jobs 1: expected 4 JSON lines"
+for j in 2 3; do
+    expect 0 "sweep --jobs $j" -- "$clmlp" sweep $common $grid --jobs $j --json "$work/jobs$j.json" --save-dir "$work/jobs$j"
+    grep -q "^sweep: 4 points, .*; $j jobs at once in this process" "$work/out" ||
+        fail "--jobs $j: the plan does not say $j jobs: $(head -1 "$work/out")"
+    strip "$work/jobs$j.json" >"$work/jobs$j.stripped"
+    cmp -s "$work/jobs1.stripped" "$work/jobs$j.stripped" || {
+        fail "--jobs $j: the JSON lines differ from --jobs 1's"
+        diff "$work/jobs1.stripped" "$work/jobs$j.stripped" | tr ',' '\n' | sort | uniq -u | head -8 | sed 's/^/    /'
+    }
+    [ "$(json_field point "$work/jobs$j.json" | tr '\n' ' ')" = "1 2 3 4 " ] ||
+        fail "--jobs $j: the JSON lines are not in point order: $(json_field point "$work/jobs$j.json" | tr '\n' ' ')"
+    [ "$(sed -n 's|^point \([0-9]*\)/4 .*|\1|p' "$work/out" | tr '\n' ' ')" = "1 2 3 4 " ] ||
+        fail "--jobs $j: the lines are not in point order"
+    bad_job=$(json_field job "$work/jobs$j.json" | awk -v j=$j '$1 !~ /^[0-9]+$/ || $1 >= j')
+    [ -z "$bad_job" ] || fail "--jobs $j: a \"job\" out of 0..$((j - 1)): $bad_job"
+    for n in 1 2 3 4; do
+        cmp -s "$work/jobs1/point-$n.clmlp" "$work/jobs$j/point-$n.clmlp" ||
+            fail "--jobs $j: point $n's model differs from --jobs 1's"
+    done
+done
+expect 1 "sweep --jobs 2 with a point that cannot train" -- "$clmlp" sweep --data "$small" --epochs 1 \
+    --layers 784,8,10 --layers 700,10 --layers 784,4,10 --jobs 2 --json "$work/jobsfail.json"
+grep -q "sweep: 1 of 3 points failed" "$work/err" || fail "--jobs 2: the failure count is not said"
+[ "$(json_field ok "$work/jobsfail.json" | tr '\n' ' ')" = "true false true " ] ||
+    fail "--jobs 2: not the failure of point 2 alone: $(json_field ok "$work/jobsfail.json" | tr '\n' ' ')"
+sed -n 2p "$work/jobsfail.json" | grep -q '"error":".*784 inputs.*700' || fail "--jobs 2: point 2's error is not recorded"
+expect 2 "--jobs 0" -- "$clmlp" sweep $common --jobs 0
+expect 2 "--jobs abc" -- "$clmlp" sweep $common --jobs abc
+expect 2 "--jobs given twice" -- "$clmlp" sweep $common --jobs 2 --jobs 3
+expect 2 "--jobs without a value" -- "$clmlp" sweep $common --jobs
+expect 2 "--jobs with --mpi" -- "$clmlp" sweep $common --jobs 2 --mpi
 
 # ---- bad syntax: one line, exit 2, nothing trained ----
 expect 2 "a value given twice" -- "$clmlp" sweep --lr 0.1 --lr 0.1
