@@ -165,6 +165,9 @@ static int add_value(sweep *s, const char *opt, const char *val, int argc)
 
 /* The sweep's own options (--json, --save-dir, --mpi) taken out, the axes' values
  * gathered; axes with one value go back among the base options. */
+static const char jobs_with_mpi[] = "sweep: --jobs and --mpi exclude each other: under --mpi each rank trains its "
+                                    "points one after another on its own device (run more ranks instead)";
+
 static int parse_sweep(int argc, char **argv, sweep *s)
 {
     memset(s, 0, sizeof *s);
@@ -233,8 +236,7 @@ static int parse_sweep(int argc, char **argv, sweep *s)
     }
     s->n_axes = kept;
     if (s->mpi && s->jobs)
-        return cli_error(CLI_USAGE, "sweep: --jobs and --mpi exclude each other: under --mpi each rank trains its "
-                                    "points one after another on its own device (run more ranks instead)");
+        return cli_error(CLI_USAGE, "%s", jobs_with_mpi);
     s->argv_size = (size_t)s->n_base + 2 * s->n_axes + 1;
     s->argv = calloc(s->argv_size, sizeof *s->argv);
     return s->argv ? CLI_OK : cli_error(CLI_RUNTIME, "out of memory");
@@ -923,6 +925,8 @@ int cmd_sweep(int argc, char **argv)
         return fputs(help, stdout), CLI_OK;
     cli_ranks ranks;
     int mpi = cli_has_flag(argc, argv, "--mpi", sweep_flags), rc, abort_job = 0;
+    if (mpi && cli_has_flag(argc, argv, "--jobs", sweep_flags)) /* refused before MPI starts */
+        return cli_error(CLI_USAGE, "%s", jobs_with_mpi);
     if (mpi && (rc = ranks_start(&ranks, "sweep")) != CLI_OK)
         return rc;
     sweep s;
